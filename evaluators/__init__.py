@@ -1,0 +1,1 @@
+"""Shipped inside the wheel as seedgen.evaluators."""

@@ -1,0 +1,35 @@
+"""The provider interface every LLM endpoint implements.
+
+The base class owns the public verb `complete()`: concurrency limits, tenacity retries on 429/5xx/timeouts
+(honouring Retry-After), and token accounting. A provider module implements `_complete()` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from seedgen._model import StrictModel
+
+
+class CompletionRequest(StrictModel):
+    """One call to an LLM: a prompt, and optionally the JSON schema its answer must follow."""
+
+    prompt: str
+    system: str | None = None
+    json_schema: dict[str, Any] | None = Field(None, description="structured output, where supported")
+    max_tokens: int = Field(1024, ge=1)
+    temperature: float = Field(0.8, ge=0, le=2)
+    seed: int | None = None
+    #: SDS works in topics and row counts rather than raw prompts; other providers ignore these
+    topic: str | None = None
+    n_rows: int | None = None
+
+
+class Completion(StrictModel):
+    text: str = ""
+    data: Any = Field(None, description="parsed JSON when the endpoint returned structured output")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    retries: int = 0

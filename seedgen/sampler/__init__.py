@@ -1,0 +1,1 @@
+"""The statistical sampler: draws rows from a fitted profile, no LLM involved."""
