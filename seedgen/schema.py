@@ -243,7 +243,7 @@ def format_numbers(s: pd.Series, spec: ColumnSpec) -> pd.Series:
     if spec.kind == "integer" and d == 0:
         text = vals.round().astype(np.int64).astype(str)
     elif spec.fixed_decimals or d == 0:
-        text = vals.map(("{:.%df}" % d).format)
+        text = vals.map(f"{{:.{d}f}}".format)
     else:
         text = vals.map(lambda v: _shortest(v, d))
     out = pd.Series([None] * len(s), index=s.index, dtype=object)

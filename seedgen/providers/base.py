@@ -33,3 +33,22 @@ class Completion(StrictModel):
     input_tokens: int = 0
     output_tokens: int = 0
     retries: int = 0
+
+
+class Provider:
+    """One LLM endpoint. Subclasses set the class attributes and implement `_complete` only.
+
+    Interface contract (used by synthesis and the judge):
+      - `async with provider:` starts/stops whatever the provider needs (e.g. the local server);
+      - `await provider.complete(request) -> Completion` is bounded by `concurrency`, retried on
+        429/5xx/timeouts honouring Retry-After, and adds to `provider.stats`;
+      - `supports_schema` says whether `request.json_schema` is enforced by the endpoint.
+    """
+
+    name: ClassVar[str] = ""
+    supports_schema: ClassVar[bool] = False
+    #: environment variables the API key is read from, in order (never logged)
+    key_env_vars: ClassVar[tuple[str, ...]] = ()
+
+    async def _complete(self, request: CompletionRequest) -> Completion:  # pragma: no cover - abstract
+        raise NotImplementedError
