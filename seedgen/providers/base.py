@@ -6,7 +6,7 @@ The base class owns the public verb `complete()`: concurrency limits, tenacity r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
