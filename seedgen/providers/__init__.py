@@ -28,3 +28,23 @@ def provider_class(name: str):
         ) from None
     module, _, cls = target.partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def get_provider(
+    name: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int = 4,
+    api_key: str | None = None,
+    **options,
+):
+    """A ready-to-start provider by name: `async with get_provider("openai", base_url=...) as p: ...`.
+
+    `options` are the provider's own settings (its `Options` model, e.g. `structured="json_object"` for
+    `openai`, `region="eu-west-1"` for `bedrock`); unknown ones are a one-line ConfigError. API keys come
+    from the environment (`SEEDGEN_API_KEY`, then the provider's own variable); `api_key` exists for
+    library callers that manage keys themselves and is never logged.
+    """
+    cls = provider_class(name)
+    return cls(model=model, base_url=base_url, concurrency=concurrency, api_key=api_key, **options)
