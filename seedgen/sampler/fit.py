@@ -1,12 +1,65 @@
-"""Fitting the sampler model from the real table (called by `seedgen profile`)."""
+"""Fitting the sampler model from the real table (called by `seedgen profile`).
+
+The model is sequential: columns are drawn in an order chosen from the discovered constraints (see
+`seedgen.sampler.plan`), each from a small tree conditioned on the cluster label and the columns drawn
+before it. Leaves hold at least `min_leaf` real rows, and their distributions are statistics (shares,
+quantile bins, point masses of values many rows share) — so the model cannot reproduce a real row, unlike
+synthpop-style CART that draws donor rows from small leaves.
+"""
 
 from __future__ import annotations
+
+import logging
+import math
 
 import numpy as np
 import pandas as pd
 
-from seedgen.sampler.model import SamplerModel
+from seedgen.errors import UserInputError
+from seedgen.sampler.ids import fit_id
+from seedgen.sampler.leaves import (
+    POINT_MASS_MIN_ROWS,
+    categorical_leaves,
+    frequent_values,
+    grain_levels,
+    numeric_leaves,
+)
+from seedgen.sampler.model import SamplerModel, SamplerStep
+from seedgen.sampler.plan import Derivation, make_plan
+from seedgen.sampler.trees import category_encoding, fit_tree, to_arrays
 from seedgen.schema import ColumnSpec
+
+log = logging.getLogger("seedgen")
+
+CLUSTER = "__cluster__"
+#: fewest real rows behind a leaf distribution (privacy and smoothness; measured in quality_bench)
+MIN_LEAF = 20
+#: most leaves per tree; on big tables the leaf size grows instead (keeps seeds.json small)
+MAX_LEAVES = 400
+#: trees are fitted on at most this many rows (a seeded sample); the statistics barely change beyond it
+MAX_FIT_ROWS = 200_000
+_NUMERIC = ("numeric", "integer", "datetime")
+_DISCRETE = ("categorical", "boolean", "text")
+
+
+def to_float(s: pd.Series, kind: str) -> np.ndarray:
+    """Numbers as float64; dates as float days since the epoch (NaN = null)."""
+    if kind == "datetime":
+        d = pd.to_datetime(s, errors="coerce")
+        out = d.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 86_400e9
+        out[d.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+
+
+def _classes(s: pd.Series) -> list[str]:
+    vc = s.dropna().astype(str).value_counts(sort=True)
+    return [str(k) for k in vc.index]
+
+
+def _codes(s: pd.Series, classes: list[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    return s.map(lambda v: index.get(str(v), -1) if v is not None and v == v else -1).to_numpy(dtype=np.int64)
 
 
 def fit_sampler(
@@ -18,4 +71,184 @@ def fit_sampler(
     one KMeans cluster id per row; `rules` are the discovered constraints (seeds.Constraint). The returned
     model holds statistics only, never a real row.
     """
-    return SamplerModel()
+    if len(data) == 0:
+        raise UserInputError("cannot fit the sampler on an empty table", fix="profile a table with rows")
+    labels = np.zeros(len(data), dtype=int) if labels is None else np.asarray(labels)
+    if len(labels) != len(data):
+        raise UserInputError(f"sampler: {len(labels)} cluster labels for {len(data)} rows")
+    rng = np.random.default_rng(seed)
+    if len(data) > MAX_FIT_ROWS:
+        keep = np.sort(rng.choice(len(data), MAX_FIT_ROWS, replace=False))
+        data, labels = data.iloc[keep].reset_index(drop=True), labels[keep]
+    else:
+        data = data.reset_index(drop=True)
+    n = len(data)
+    min_leaf = max(MIN_LEAF, math.ceil(n / MAX_LEAVES))
+    point_min = POINT_MASS_MIN_ROWS
+
+    clusters, cluster_codes = np.unique(labels, return_inverse=True)
+    weights = np.bincount(cluster_codes) / n
+
+    steps: dict[str, SamplerStep] = {}
+    modelled: list[str] = []
+    n_unique: dict[str, int] = {}
+    classes: dict[str, list[str]] = {}
+    for spec in columns:
+        if spec.name not in data.columns:
+            raise UserInputError(f"sampler: column {spec.name!r} is missing from the data")
+        s = data[spec.name]
+        nonnull = s.dropna()
+        if spec.kind == "id":
+            steps[spec.name] = SamplerStep(column=spec.name, method="id", kind="id", id=fit_id(s))
+        elif nonnull.empty or (nonnull.nunique() == 1 and len(nonnull) == n):
+            value = None if nonnull.empty else nonnull.iloc[0]
+            if spec.kind == "datetime" and value is not None:
+                value = str(pd.Timestamp(value))
+            elif isinstance(value, (np.floating, np.integer)):
+                value = float(value)
+            steps[spec.name] = SamplerStep(
+                column=spec.name, method="constant", kind=spec.kind, constant=value
+            )
+        else:
+            modelled.append(spec.name)
+            n_unique[spec.name] = int(nonnull.nunique()) + int(len(nonnull) < n)
+            if spec.kind in _DISCRETE:
+                cl = _classes(s)
+                if spec.kind == "text":
+                    # Free text keeps only values many rows share: a rare string can identify a person.
+                    counts = nonnull.astype(str).value_counts()
+                    cl = [str(k) for k in counts.index[counts >= point_min]]
+                classes[spec.name] = cl
+
+    plan = make_plan(columns, rules, modelled, n_unique, n)
+    specs = {c.name: c for c in columns}
+    features = [CLUSTER] + [c for c in plan.order if specs[c].kind != "text"]
+    fidx = {f: i for i, f in enumerate(features)}
+
+    # Global feature matrix of the real rows: numbers as floats, categories as codes (NaN = null).
+    X = np.full((n, len(features)), np.nan)
+    X[:, 0] = cluster_codes
+    codes: dict[str, np.ndarray] = {}
+    for name in plan.order:
+        spec = specs[name]
+        if spec.kind in _DISCRETE:
+            codes[name] = _codes(
+                data[name], classes.get(name) or _lookup_classes(plan.derived[name], data[name])
+            )
+            if spec.kind == "text":
+                codes[name] = _spread_rare(codes[name], data[name], rng)
+        if name in fidx:
+            if spec.kind in _DISCRETE:
+                X[:, fidx[name]] = np.where(codes[name] >= 0, codes[name], np.nan)
+            else:
+                X[:, fidx[name]] = to_float(data[name], spec.kind)
+    n_classes = {name: len(classes.get(name) or []) for name in plan.order}
+
+    for pos, name in enumerate(plan.order):
+        spec = specs[name]
+        if name in plan.derived:
+            steps[name] = _derived_step(plan.derived[name], spec, data[name], classes)
+            if spec.kind in _DISCRETE:
+                classes[name] = steps[name].classes
+                n_classes[name] = len(classes[name])
+                codes[name] = _codes(data[name], classes[name])
+                if name in fidx:
+                    X[:, fidx[name]] = np.where(codes[name] >= 0, codes[name], np.nan)
+            continue
+        preds = [CLUSTER] + [c for c in plan.order[:pos] if c in fidx]
+        pcols = [fidx[p] for p in preds]
+        if spec.kind in _DISCRETE:
+            k = len(classes[name])
+            y = np.where(codes[name] >= 0, codes[name], k)
+            target = y
+        else:
+            values = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
+            nn = ~np.isnan(values)
+            rank = np.full(n, 0.5)
+            if nn.any():
+                rank[nn] = pd.Series(values[nn]).rank(pct=True).to_numpy()
+            target = np.column_stack([(~nn).astype(float), rank])
+        xl = X[:, pcols].copy()
+        encodings = {}
+        for j, p in enumerate(preds):
+            if p == CLUSTER or specs[p].kind in _DISCRETE:
+                kcat = len(clusters) if p == CLUSTER else n_classes[p]
+                pc = np.nan_to_num(X[:, fidx[p]], nan=-1).astype(np.int64)
+                enc = category_encoding(pc, kcat, target)
+                encodings[p] = [float(f"{v:.9g}") for v in enc]
+                xl[:, j] = np.where(pc >= 0, enc[np.clip(pc, 0, None)], np.nan)
+        tree, nodes = fit_tree(
+            xl,
+            y if spec.kind in _DISCRETE else target,
+            classify=spec.kind in _DISCRETE,
+            min_leaf=min_leaf,
+            max_leaves=MAX_LEAVES,
+            seed=seed,
+        )
+        arrays, leaf_of = to_arrays(tree, pcols, encodings)
+        leaf = np.fromiter((leaf_of[int(v)] for v in nodes), dtype=np.int64, count=n)
+        step = SamplerStep(column=name, method="tree", kind=spec.kind, tree=arrays, decimals=spec.decimals)
+        if spec.kind in _DISCRETE:
+            step.classes = classes[name]
+            step.categorical = categorical_leaves(codes[name], leaf, len(leaf_of), len(classes[name]))
+        else:
+            grains = grain_levels(spec.kind, spec.decimals)
+            step.grains = grains
+            step.numeric = numeric_leaves(
+                values, leaf, len(leaf_of), frequent_values(values, point_min), grains
+            )
+        steps[name] = step
+
+    ordered = [steps[c] for c in plan.order] + [steps[c.name] for c in columns if c.name not in plan.order]
+    log.info(
+        "sampler: %d columns modelled (%d computed), leaves of ≥ %d rows",
+        len(plan.order),
+        len(plan.derived),
+        min_leaf,
+    )
+    return SamplerModel(
+        min_leaf=min_leaf,
+        point_mass_min_rows=point_min,
+        clusters=[int(c) for c in clusters],
+        cluster_weights=[float(w) for w in weights],
+        features=features,
+        steps=ordered,
+        checks=plan.checks,
+        columns=[c.name for c in columns],
+    )
+
+
+def _spread_rare(codes: np.ndarray, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    """Text rows holding a rare value get a frequent value instead (drawn by frequency), nulls stay null."""
+    rare = (codes < 0) & s.notna().to_numpy()
+    known = codes[codes >= 0]
+    if rare.any() and known.size:
+        codes = codes.copy()
+        codes[rare] = rng.choice(known, rare.sum())
+    return codes
+
+
+def _lookup_classes(d: Derivation, s: pd.Series) -> list[str]:
+    values = sorted({str(v) for v in d.rule.get("mapping", {}).values()} | set(_classes(s)))
+    return values
+
+
+def _derived_step(
+    d: Derivation, spec: ColumnSpec, real: pd.Series, classes: dict[str, list[str]]
+) -> SamplerStep:
+    r = d.rule
+    step = SamplerStep(column=d.target, method=d.method, kind=spec.kind, decimals=spec.decimals)
+    if d.method == "linear":
+        step.terms = {k: float(v) for k, v in r["terms"].items()}
+        step.intercept = float(r.get("intercept", 0.0))
+    elif d.method == "product":
+        step.terms = {k: float(v) for k, v in r["factors"].items()}
+        step.intercept = float(r.get("scale", 1.0))
+    else:
+        step.lhs = d.inputs[0]
+        step.mapping = {str(k): str(v) for k, v in r["mapping"].items()}
+        common = real.dropna()
+        step.default = str(common.astype(str).mode().iloc[0]) if not common.empty else None
+        if spec.kind in _DISCRETE:
+            step.classes = _lookup_classes(d, real)
+    return step

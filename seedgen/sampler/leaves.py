@@ -1,0 +1,120 @@
+"""Leaf distributions: what a tree leaf remembers about its real rows (statistics, never rows).
+
+Numbers: the null share; point masses for values that at least `point_mass_min_rows` real rows share in the
+whole column (zeros, round amounts, a rate table — detectors key on those, and a value many people share
+identifies no one); the remaining values as equal-mass quantile bins drawn uniformly; and how round those
+remaining values were (their granularity: 1000, 100, 1, 0.01 ...), so a drawn salary is 53,000 or 53,412
+as often as in the real leaf, not 53,412.37. Categories: shares per class, null included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seedgen.sampler.model import CategoricalLeaves, NumericLeaves
+
+#: values that at least this many real rows share are drawn exactly (never fewer)
+POINT_MASS_MIN_ROWS = 5
+#: at most this many point masses per column (the most shared ones) keep seeds.json small
+MAX_POINT_MASSES = 3000
+#: real values behind each quantile bin, and the most bins a leaf keeps
+ROWS_PER_BIN = 4
+MAX_BINS = 16
+
+
+def frequent_values(values: np.ndarray, min_rows: int) -> np.ndarray:
+    """Values of a numeric column shared by at least `min_rows` rows (sorted)."""
+    v = values[~np.isnan(values)]
+    if v.size == 0:
+        return np.zeros(0)
+    uniq, counts = np.unique(v, return_counts=True)
+    keep = counts >= min_rows
+    uniq, counts = uniq[keep], counts[keep]
+    if uniq.size > MAX_POINT_MASSES:
+        top = np.argsort(-counts, kind="stable")[:MAX_POINT_MASSES]
+        uniq = np.sort(uniq[top])
+    return uniq
+
+
+def grain_levels(kind: str, decimals: int | None) -> list[float]:
+    """Rounding granularities a column's values can show, finest first (none for dates)."""
+    if kind == "datetime":
+        return []
+    d = 6 if decimals is None else min(int(decimals), 6)
+    finest = 0 if kind == "integer" else -d
+    return [10.0**e for e in range(finest, 7)]
+
+
+def grain_index(values: np.ndarray, grains: list[float]) -> np.ndarray:
+    """Index of the coarsest granularity each value is a multiple of (0 = finest)."""
+    idx = np.zeros(len(values), dtype=np.int64)
+    for i, g in enumerate(grains):
+        q = values / g
+        ok = np.abs(q - np.round(q)) < 1e-6 * np.maximum(1.0, np.abs(q)) * 1e-3 + 1e-7
+        idx[ok & (values != 0)] = i
+    return idx
+
+
+def numeric_leaves(
+    values: np.ndarray, leaf: np.ndarray, n_leaves: int, frequent: np.ndarray, grains: list[float]
+) -> NumericLeaves:
+    """Per-leaf null share, point masses of frequent values, quantile bins of the rest, grain shares."""
+    null_p, offsets, lo, hi, weight, grain_w = [], [0], [], [], [], []
+    is_freq = np.isin(values, frequent) if frequent.size else np.zeros(len(values), bool)
+    gidx = grain_index(np.nan_to_num(values), grains) if grains else None
+    overall = (
+        np.bincount(gidx[~np.isnan(values) & ~is_freq], minlength=len(grains)).astype(float)
+        if grains
+        else None
+    )
+    order = np.argsort(leaf, kind="stable")
+    bounds = np.searchsorted(leaf[order], np.arange(n_leaves + 1))
+    for i in range(n_leaves):
+        rows = order[bounds[i] : bounds[i + 1]]
+        v = values[rows]
+        nn = ~np.isnan(v)
+        null_p.append(float(1 - nn.mean()) if len(v) else 0.0)
+        total = max(int(nn.sum()), 1)
+        f = v[nn & is_freq[rows]]
+        if f.size:
+            u, c = np.unique(f, return_counts=True)
+            lo.extend(u.tolist())
+            hi.extend(u.tolist())
+            weight.extend((c / total).tolist())
+        rest = np.sort(v[nn & ~is_freq[rows]])
+        if rest.size:
+            b = int(np.clip(rest.size // ROWS_PER_BIN, 1, MAX_BINS))
+            edges = np.quantile(rest, np.linspace(0, 1, b + 1))
+            lo.extend(edges[:-1].tolist())
+            hi.extend(edges[1:].tolist())
+            weight.extend([rest.size / b / total] * b)
+        if grains:
+            g = np.bincount(gidx[rows][nn & ~is_freq[rows]], minlength=len(grains)).astype(float)
+            g = g if g.sum() > 0 else overall
+            grain_w.append((g / max(g.sum(), 1.0)).round(6).tolist())
+        offsets.append(len(lo))
+    return NumericLeaves(
+        null_p=null_p, offsets=offsets, lo=lo, hi=hi, weight=_r(weight), grain_weights=grain_w
+    )
+
+
+def categorical_leaves(
+    codes: np.ndarray, leaf: np.ndarray, n_leaves: int, n_classes: int
+) -> CategoricalLeaves:
+    """Per-leaf class shares (code -1 = null), sparse."""
+    c = np.where(codes < 0, n_classes, codes)
+    counts = np.zeros((n_leaves, n_classes + 1))
+    np.add.at(counts, (leaf, c), 1.0)
+    offsets, out_codes, weight = [0], [], []
+    for i in range(n_leaves):
+        nz = np.flatnonzero(counts[i])
+        tot = counts[i].sum()
+        out_codes.extend([int(k) if k < n_classes else -1 for k in nz])
+        weight.extend((counts[i, nz] / max(tot, 1)).tolist())
+        offsets.append(len(out_codes))
+    return CategoricalLeaves(offsets=offsets, codes=out_codes, weight=_r(weight))
+
+
+def _r(values: list[float]) -> list[float]:
+    # Shares need no more than 7 significant digits; it keeps seeds.json compact.
+    return [float(f"{v:.7g}") for v in values]

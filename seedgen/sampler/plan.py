@@ -1,0 +1,184 @@
+"""Turning discovered constraints into a draw plan: which columns are computed, which are checked, in what order.
+
+A column that is a function of others (a functional dependency's right side, the target of a sum/difference
+or of a product/ratio) is computed from the drawn columns instead of drawn, so the relation holds exactly.
+Inequalities, per-category bands, conditional ranges and null co-patterns become checks applied while the
+constrained column is drawn (violating rows are redrawn). Rules are accepted greedily by support, skipping
+any that would make a column depend on itself; the order then is a topological sort that draws discrete,
+low-cardinality columns first and computes a derived column as soon as its inputs exist.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from dataclasses import dataclass, field
+
+from seedgen.sampler.model import Check
+from seedgen.schema import ColumnSpec
+
+log = logging.getLogger("seedgen")
+
+#: rules below this support are left to the filter; above it the sampler makes them hold exactly
+MIN_SUPPORT = 0.99
+_NUMERIC = ("numeric", "integer", "datetime")
+
+
+@dataclass
+class Derivation:
+    target: str
+    method: str  # linear | product | lookup
+    inputs: list[str]
+    rule: dict
+
+
+@dataclass
+class Plan:
+    order: list[str]
+    derived: dict[str, Derivation] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+
+def _as_dict(rule) -> dict:
+    if hasattr(rule, "model_dump"):
+        return rule.model_dump()
+    return dict(rule)
+
+
+class _Graph:
+    def __init__(self, nodes):
+        self.edges: dict[str, set[str]] = {n: set() for n in nodes}
+
+    def reaches(self, a: str, b: str) -> bool:
+        stack, seen = [a], set()
+        while stack:
+            x = stack.pop()
+            if x == b:
+                return True
+            if x in seen:
+                continue
+            seen.add(x)
+            stack.extend(self.edges.get(x, ()))
+        return False
+
+    def add(self, sources: list[str], target: str) -> bool:
+        """Add edges source → target unless one would close a cycle."""
+        if any(s == target or self.reaches(target, s) for s in sources):
+            return False
+        for s in sources:
+            self.edges[s].add(target)
+        return True
+
+
+def _derivation(r: dict, specs: dict[str, ColumnSpec], n_rows: int) -> Derivation | None:
+    kind = r.get("kind")
+    if kind == "linear":
+        cols = [r["target"], *r["terms"]]
+        if all(c in specs and specs[c].kind in ("numeric", "integer") for c in cols):
+            return Derivation(r["target"], "linear", list(r["terms"]), r)
+    elif kind == "product":
+        cols = [r["target"], *r["factors"]]
+        if (
+            all(c in specs and specs[c].kind in ("numeric", "integer") for c in cols)
+            and r.get("scale", 1.0) != 0
+        ):
+            return Derivation(r["target"], "product", list(r["factors"]), r)
+    elif kind == "functional_dependency":
+        lhs, rhs = r["lhs"], r["rhs"]
+        if lhs not in specs or rhs not in specs or specs[rhs].kind in ("id", "text"):
+            return None
+        # A lookup keyed by a (nearly) unique value would copy real cells: only accept keys shared by
+        # several rows on average.
+        mapping = r.get("mapping") or {}
+        if not mapping or len(mapping) > 2000 or len(mapping) * 5 > max(n_rows, 1):
+            return None
+        if specs[lhs].kind in ("id", "text"):
+            return None
+        return Derivation(rhs, "lookup", [lhs], r)
+    return None
+
+
+def _check(r: dict, specs: dict[str, ColumnSpec]) -> tuple[list[Check], list[tuple[str, str]]]:
+    """Checks for a rule, with the ordering edges (before, after) they need."""
+    kind = r.get("kind")
+    if kind == "inequality":
+        a, b = r["left"], r["right"]
+        if a in specs and b in specs and specs[a].kind in _NUMERIC and specs[b].kind in _NUMERIC:
+            strict = r.get("op") == "<"
+            return [
+                Check(kind="le", column=a, other=b, side="left", strict=strict),
+                Check(kind="le", column=b, other=a, side="right", strict=strict),
+            ], []
+    elif kind == "category_band":
+        c, col = r["category"], r["column"]
+        if c in specs and col in specs and specs[col].kind in ("numeric", "integer"):
+            bands = {str(k): (float(v[0]), float(v[1])) for k, v in r["bands"].items()}
+            return [Check(kind="band", column=col, other=c, bands=bands)], [(c, col)]
+    elif kind == "conditional_range":
+        w, col = r["when_column"], r["column"]
+        if w in specs and col in specs and specs[col].kind in ("numeric", "integer"):
+            chk = Check(
+                kind="range", column=col, other=w, when=r["when"], low=r.get("low"), high=r.get("high")
+            )
+            return [chk], [(w, col)]
+    elif kind == "null_pattern":
+        w, col = r["when_column"], r["column"]
+        if w in specs and col in specs and w != col:
+            return [Check(kind="null", column=col, other=w, when=r["when"])], [(w, col)]
+    return [], []
+
+
+def make_plan(
+    columns: list[ColumnSpec], rules: list, drawn: list[str], n_unique: dict[str, int], n_rows: int
+) -> Plan:
+    """Choose derived columns and checks from `rules`, then order the modelled columns `drawn`."""
+    specs = {c.name: c for c in columns if c.name in drawn}
+    rules = sorted((_as_dict(r) for r in rules or []), key=lambda r: -float(r.get("support", 0)))
+    graph = _Graph(drawn)
+    derived: dict[str, Derivation] = {}
+    for r in rules:
+        if float(r.get("support", 0)) < MIN_SUPPORT:
+            continue
+        d = _derivation(r, specs, n_rows)
+        if d is None or d.target in derived:
+            continue
+        if graph.add(d.inputs, d.target):
+            derived[d.target] = d
+    checks: list[Check] = []
+    for r in rules:
+        if float(r.get("support", 0)) < MIN_SUPPORT:
+            continue
+        cks, edges = _check(r, specs)
+        cks = [c for c in cks if c.column not in derived]
+        if not cks:
+            continue
+        if edges and not all(graph.add([a], b) for a, b in edges):
+            continue
+        checks.extend(cks)
+
+    # Topological order; derived columns first as soon as available, then fewest distinct values first.
+    indeg = {n: 0 for n in drawn}
+    for _a, outs in graph.edges.items():
+        for b in outs:
+            indeg[b] += 1
+    pos = {n: i for i, n in enumerate(drawn)}
+
+    def key(n):
+        return (0 if n in derived else 1, 1 if specs[n].kind == "text" else 0, n_unique.get(n, 0), pos[n])
+
+    heap = [(key(n), n) for n in drawn if indeg[n] == 0]
+    heapq.heapify(heap)
+    order: list[str] = []
+    while heap:
+        _, n = heapq.heappop(heap)
+        order.append(n)
+        for b in graph.edges[n]:
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                heapq.heappush(heap, (key(b), b))
+    rank = {n: i for i, n in enumerate(order)}
+    # An inequality is enforced on whichever of its two columns is drawn later.
+    kept = [c for c in checks if c.kind != "le" or rank[c.column] > rank[c.other]]
+    if derived:
+        log.info("sampler: computing %d column(s) from others: %s", len(derived), ", ".join(derived))
+    return Plan(order=order, derived=derived, checks=kept)
