@@ -1,0 +1,173 @@
+"""Building the prompts of a synthesize run from the seed instructions and the Jinja templates.
+
+Templates (`rows.j2` for llm mode, `hybrid.j2` for hybrid mode, `system.j2` for the system message) are
+rendered by `seedgen.templating` in a sandboxed environment with StrictUndefined; `--prompts DIR` overrides
+them by file name. Every value taken from the data reaches the template either already JSON-encoded (the
+header and row lines, built here with `json.dumps`) or through the `q` filter, so a cell cannot break out
+of its quotes, the prompt, or the row format.
+
+Template variables (documented in docs/synthesize.md):
+  rows.j2    table, k, instruction, header, columns [{name, hint}], examples [json rows], avoid [str],
+             answer_example
+  hybrid.j2  table, k, context_header, context_rows [json rows], header, columns [{name, hint}],
+             avoid [str], answer_example
+  system.j2  mode
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from seedgen.schema import ColumnSpec
+from seedgen.synthesis.encoding import encode_values, header, text_cap
+from seedgen.templating import fmt_number, quote, render_template
+
+#: how many of a row's sampled values a hybrid prompt shows the model (input tokens are a cost too)
+MAX_CONTEXT_COLUMNS = 12
+#: categories listed in a prompt; more are enforced by the schema and repaired by validation
+MAX_LISTED_CATEGORIES = 30
+MAX_AVOID = 10
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def column_hint(spec: ColumnSpec) -> str:
+    """A short description of the values a column takes; data values inside are JSON-quoted."""
+    kind = spec.kind
+    if kind in ("numeric", "integer"):
+        what = "whole number" if kind == "integer" and not spec.decimals else "number"
+        if spec.decimals and kind == "numeric":
+            what += f" with up to {spec.decimals} decimals"
+        if isinstance(spec.min, (int, float)) and isinstance(spec.max, (int, float)):
+            what += f" from {fmt_number(spec.min)} to {fmt_number(spec.max)}"
+    elif kind in ("categorical", "boolean") and spec.categories:
+        cats = [c.value for c in spec.categories]
+        listed = ", ".join(quote(v) for v in cats[:MAX_LISTED_CATEGORIES])
+        what = f"one of {listed}"
+        if len(cats) > MAX_LISTED_CATEGORIES:
+            what += f" (or another of its {len(cats)} categories)"
+    elif kind == "datetime":
+        fmt = spec.date_format or "%Y-%m-%d"
+        what = f"date in format {quote(fmt)}"
+        if spec.min is not None and spec.max is not None:
+            what += f", from {quote(spec.min)} to {quote(spec.max)}"
+    elif kind == "text":
+        what = f"free text of about {int(spec.mean_length or 20)} characters (at most {text_cap(spec)})"
+    else:
+        what = "text"
+    if spec.nullable:
+        what += f"; null in about {round(100 * spec.null_rate)}% of rows"
+    return what
+
+
+def column_items(specs: list[ColumnSpec]) -> list[dict[str, str]]:
+    return [{"name": s.name, "hint": column_hint(s)} for s in specs]
+
+
+def context_columns(columns: list[ColumnSpec], written: set[str]) -> list[ColumnSpec]:
+    """The sampled columns a hybrid prompt shows: categorical and numeric columns interleaved in table
+    order, at most MAX_CONTEXT_COLUMNS, skipping ids, constants and the columns the LLM writes."""
+    usable = [
+        c
+        for c in columns
+        if c.name not in written
+        and c.kind != "id"
+        and c.n_unique != 1
+        and not (c.excluded and c.n_unique == 0)
+    ]
+    discrete = [c for c in usable if c.kind in ("categorical", "boolean", "datetime")]
+    numeric = [c for c in usable if c.kind not in ("categorical", "boolean", "datetime")]
+    picked: list[ColumnSpec] = []
+    while (discrete or numeric) and len(picked) < MAX_CONTEXT_COLUMNS:
+        for pool in (discrete, numeric):
+            if pool and len(picked) < MAX_CONTEXT_COLUMNS:
+                picked.append(pool.pop(0))
+    order = {c.name: i for i, c in enumerate(columns)}
+    return sorted(picked, key=lambda c: order[c.name])
+
+
+def clean_instruction(text: str) -> str:
+    """Seed instruction text without control characters (it already quotes its data values)."""
+    return _CONTROL.sub(" ", text or "").strip()
+
+
+def clean_avoid(avoid: list[str] | None) -> list[str]:
+    out = []
+    for a in (avoid or [])[:MAX_AVOID]:
+        a = " ".join(_CONTROL.sub(" ", str(a)).split())[:200]
+        if a:
+            out.append(a)
+    return out
+
+
+class Prompter:
+    """Renders the system and user prompts of one run (templates looked up once per call)."""
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        llm_specs: list[ColumnSpec],
+        context_specs: list[ColumnSpec],
+        prompts_dir: str | os.PathLike | None,
+        avoid: list[str] | None,
+        mode: str,
+        examples: list[list] | None = None,
+    ):
+        self.table = table
+        self.llm_specs = llm_specs
+        self.context_specs = context_specs
+        self.prompts_dir = prompts_dir
+        self.avoid = clean_avoid(avoid)
+        self.mode = mode
+        self.header = header(llm_specs)
+        self.columns = column_items(llm_specs)
+        self.examples = [encode_values(r, llm_specs) for r in (examples or [])]
+        self.system = render_template("system.j2", {"mode": mode}, prompts_dir)
+
+    def answer_example(self, k: int) -> str:
+        """`{"rows":[[…],[…]]}` with placeholders named after the types, so the format is unmistakable."""
+        one = "[" + ",".join(_placeholder(s) for s in self.llm_specs) + "]"
+        return '{"rows":[' + one + (",..." if k > 1 else "") + "]}"
+
+    def llm_prompt(self, k: int, instruction: str) -> str:
+        return render_template(
+            "rows.j2",
+            {
+                "table": self.table,
+                "k": k,
+                "instruction": clean_instruction(instruction),
+                "header": self.header,
+                "columns": self.columns,
+                "examples": self.examples,
+                "avoid": self.avoid,
+                "answer_example": self.answer_example(k),
+            },
+            self.prompts_dir,
+        )
+
+    def hybrid_prompt(self, context_rows: list[list]) -> str:
+        k = len(context_rows)
+        return render_template(
+            "hybrid.j2",
+            {
+                "table": self.table,
+                "k": k,
+                "context_header": header(self.context_specs),
+                "context_rows": [encode_values(r, self.context_specs) for r in context_rows],
+                "header": self.header,
+                "columns": self.columns,
+                "avoid": self.avoid,
+                "answer_example": self.answer_example(k),
+            },
+            self.prompts_dir,
+        )
+
+
+def _placeholder(spec: ColumnSpec) -> str:
+    if spec.kind in ("numeric", "integer"):
+        return "0" if spec.kind == "integer" else "0.0"
+    if spec.kind in ("categorical", "boolean") and spec.categories:
+        return json.dumps(spec.categories[0].value, ensure_ascii=False)
+    return '"..."'

@@ -1,0 +1,256 @@
+"""The asyncio engine of `synthesize`: batches of row slots, sent concurrently, validated, journaled.
+
+The run is cut into batches of `k` row slots (slot = the row's position 0..n-1 in the output). A pool of
+`concurrency` workers takes batches from a queue; for each batch a worker asks the provider for the
+missing rows, parses and validates the answer, keeps the valid rows (journaled and fsync'd before they
+count), and asks again — a fresh request with a new seed — for whatever is still missing. A batch that gets
+no valid row in `max_empty` consecutive requests ends the run with a ProviderError: a weak or broken
+endpoint never produces a silently short output. The journal keeps what was accepted, so `--resume` can
+continue after the endpoint is fixed.
+
+In hybrid mode slot i's structure is row i of one `sample_rows(seeds, n, seed=seed)` draw, so a resumed run
+rebuilds exactly the same structure; the answer row j belongs to the j-th slot asked for. In llm mode the
+LLM writes every column but ids and constants (taken from the same sampler draw), from the seed instruction
+of a cluster chosen by weight, deterministically per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seedgen.errors import ProviderError
+from seedgen.providers.base import Completion, CompletionRequest
+from seedgen.schema import ColumnSpec, render
+from seedgen.seeds import SeedFile
+from seedgen.synthesis.encoding import batch_schema, parse_answer, tokens_per_row
+from seedgen.synthesis.journal import Journal
+from seedgen.synthesis.prompting import Prompter
+from seedgen.synthesis.validation import Invalid, RowValidator
+
+log = logging.getLogger("seedgen")
+
+#: consecutive requests of one batch without a single valid row before the run gives up
+MAX_EMPTY = 8
+
+
+@dataclass
+class Plan:
+    """Everything a run needs to build any batch's request, identically on every resume."""
+
+    seeds: SeedFile
+    n: int
+    mode: str  # "llm" or "hybrid"
+    k: int
+    llm_specs: list[ColumnSpec]
+    context_specs: list[ColumnSpec]
+    struct: pd.DataFrame | None  # typed sampler rows for every slot (hybrid; llm when ids/constants exist)
+    prompter: Prompter
+    seed: int = 0
+    temperature: float | None = None
+    schema: bool = True
+
+    def batch_slots(self, done: set[int] | dict) -> list[tuple[int, list[int]]]:
+        """(batch id, slots still missing) for every batch with work left."""
+        out = []
+        for b in range((self.n + self.k - 1) // self.k):
+            slots = [s for s in range(b * self.k, min((b + 1) * self.k, self.n)) if s not in done]
+            if slots:
+                out.append((b, slots))
+        return out
+
+    def instruction(self, batch: int) -> tuple[int, str]:
+        """(cluster id, seed instruction) for an llm-mode batch: cluster by weight, then one of its
+        instructions, both drawn from a generator seeded by (seed, batch) so a resume asks the same."""
+        rng = np.random.default_rng([self.seed, batch])
+        clusters = self.seeds.clusters
+        if not clusters:
+            texts = [i.text for i in self.seeds.instructions]
+            return 0, (texts[int(rng.integers(len(texts)))] if texts else "")
+        w = np.array([max(c.weight, 0.0) for c in clusters], dtype=float)
+        w = w / w.sum() if w.sum() > 0 else np.full(len(clusters), 1 / len(clusters))
+        cluster = clusters[int(rng.choice(len(clusters), p=w))].id
+        texts = [i.text for i in self.seeds.instructions if i.cluster == cluster]
+        return cluster, (texts[int(rng.integers(len(texts)))] if texts else "")
+
+    def context_rows(self, slots: list[int]) -> list[list[Any]]:
+        """The shown structure values of `slots`, rendered in the real formats."""
+        part = render(self.struct.iloc[slots][[c.name for c in self.context_specs]], self.context_specs)
+        return part.astype(object).where(part.notna(), None).values.tolist()
+
+    def prompt(self, batch: int, slots: list[int]) -> str:
+        if self.mode == "hybrid":
+            return self.prompter.hybrid_prompt(self.context_rows(slots))
+        return self.prompter.llm_prompt(len(slots), self.instruction(batch)[1])
+
+    def request(self, batch: int, slots: list[int], attempt: int) -> CompletionRequest:
+        k = len(slots)
+        extra: dict[str, Any] = {}
+        if self.temperature is not None:
+            extra["temperature"] = self.temperature
+        return CompletionRequest(
+            prompt=self.prompt(batch, slots),
+            system=self.prompter.system,
+            json_schema=batch_schema(self.llm_specs, k) if self.schema else None,
+            max_tokens=int(tokens_per_row(self.llm_specs) * k * 2 + 48),
+            # a fresh seed per attempt: a retried request must not get the same bad answer back
+            seed=(self.seed * 1_000_003 + batch * 1_009 + attempt * 7_919) % 2**31,
+            topic=f"cluster {self.instruction(batch)[0]}" if self.mode == "llm" else "rows",
+            n_rows=k,
+            **extra,
+        )
+
+    def finish_rows(self, slots: list[int], values: list[list[Any]]) -> list[list[Any]]:
+        """Full output rows (all profiled columns, rendered) for accepted LLM values of `slots`."""
+        columns = self.seeds.columns
+        names = [s.name for s in self.llm_specs]
+        if self.struct is not None:
+            part = self.struct.iloc[slots].copy()
+            part.index = range(len(slots))
+        else:
+            part = pd.DataFrame(index=range(len(slots)))
+        for j, name in enumerate(names):
+            part[name] = pd.Series([row[j] for row in values], index=part.index)
+        out = render(part, columns)
+        return out.astype(object).where(out.notna(), None).values.tolist()
+
+
+@dataclass
+class Counters:
+    rows: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    invalid_rows: int = 0
+    reasks: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def reason(self, text: str) -> None:
+        key = text[:120]
+        self.reasons[key] = self.reasons.get(key, 0) + 1
+
+
+class Runner:
+    """Runs the batches of a plan against a started provider, journaling accepted rows."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        provider,
+        journal: Journal,
+        *,
+        concurrency: int,
+        on_progress=None,
+        max_empty: int = MAX_EMPTY,
+    ):
+        self.plan = plan
+        self.provider = provider
+        self.journal = journal
+        self.concurrency = concurrency
+        self.on_progress = on_progress or (lambda c: None)
+        self.max_empty = max_empty
+        self.count = Counters()
+        self.validate = RowValidator(plan.llm_specs)
+        self.started = time.perf_counter()
+
+    async def run(self) -> Counters:
+        work = self.plan.batch_slots(self.journal.rows)
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in work:
+            queue.put_nowait(item)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.concurrency, len(work)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return self.count
+
+    async def _worker(self, queue: asyncio.Queue) -> None:
+        while True:
+            try:
+                batch, slots = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await self._batch(batch, slots)
+
+    async def _batch(self, batch: int, slots: list[int]) -> None:
+        pending = list(slots)
+        empty = attempt = 0
+        last_problem = ""
+        while pending:
+            if attempt:
+                self.count.reasks += 1
+            request = self.plan.request(batch, pending, attempt)
+            attempt += 1
+            completion = await self.provider.complete(request)
+            self._account(completion)
+            taken, problem = self._accept(pending, completion)
+            if taken:
+                done = [s for s, _ in taken]
+                rows = self.plan.finish_rows(done, [v for _, v in taken])
+                await self.journal.append(batch, done, rows)
+                self.count.rows += len(done)
+                pending = [s for s in pending if s not in set(done)]
+                empty = 0
+            else:
+                empty += 1
+                last_problem = problem or last_problem
+                if empty >= self.max_empty:
+                    raise self._give_up(batch, last_problem)
+            if problem:
+                last_problem = problem
+            self.on_progress(self.count)
+
+    def _account(self, c: Completion) -> None:
+        self.count.requests += 1
+        self.count.input_tokens += c.input_tokens
+        self.count.output_tokens += c.output_tokens
+
+    def _accept(self, pending: list[int], completion: Completion) -> tuple[list[tuple[int, list]], str]:
+        """Valid rows of an answer matched to pending slots, and a description of what was wrong."""
+        rows, problem = parse_answer(completion.text, completion.data)
+        if completion.truncated and problem is None and len(rows) < len(pending):
+            problem = "answer cut off at the token limit"
+        hybrid = self.plan.mode == "hybrid"
+        taken: list[tuple[int, list]] = []
+        free = iter(pending)
+        problems = [problem] if problem else []
+        for j, row in enumerate(rows[: len(pending)] if hybrid else rows):
+            try:
+                values = self.validate(row)
+            except Invalid as e:
+                self.count.invalid_rows += 1
+                self.count.reason(str(e))
+                problems.append(str(e))
+                continue
+            if hybrid:
+                taken.append((pending[j], values))
+            else:
+                slot = next(free, None)
+                if slot is None:
+                    break  # extra rows beyond what was asked are not needed
+                taken.append((slot, values))
+        if len(rows) < len(pending) and not problem:
+            problems.append(f"{len(rows)} rows returned, {len(pending)} asked")
+        return taken, "; ".join(problems[:2])
+
+    def _give_up(self, batch: int, problem: str) -> ProviderError:
+        name = getattr(self.provider, "name", "?")
+        model = getattr(self.provider, "model", "") or "?"
+        return ProviderError(
+            f"{name} provider (model {model}) returned no valid row in {self.max_empty} consecutive requests "
+            f"for batch {batch}; last problem: {problem or 'unknown'}. {self.count.rows} rows were accepted "
+            "and are kept in the journal",
+            provider=name,
+            model=model,
+            fix="use a stronger --model, fewer --rows-per-request or --mode hybrid, then rerun with --resume",
+        )
