@@ -1,0 +1,329 @@
+"""Rules that always run, derived from seeds.json: formats, ranges, categories, nulls, discovered constraints.
+
+Each function here is one rule family applied to every column (or every discovered constraint) it
+concerns, vectorised per column. They take all their parameters from the profile, so they hold on the real
+table by construction: ranges are the real ranges, categories the real spellings, and a discovered
+constraint is enforced only when its support reaches `min_support`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from seedgen.filtering.context import RuleContext
+from seedgen.filtering.registry import Check, rule
+from seedgen.schema import NUMERIC_KINDS
+
+G = ("builtin",)
+_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
+_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+
+
+def _numeric_columns(df: pd.DataFrame, ctx: RuleContext):
+    for spec in ctx.columns:
+        if spec.name in df.columns and (
+            spec.kind in NUMERIC_KINDS or (spec.kind == "id" and spec.decimals is not None)
+        ):
+            yield spec
+
+
+def _key(s: pd.Series) -> pd.Series:
+    """Values as the strings a mapping is keyed by: 3.0 → "3", "B" → "B", null → NaN."""
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.astype(float)
+        integral = v.notna() & (v == np.round(v))
+        out = v.astype(str).astype(object)
+        out[integral] = v[integral].astype(np.int64).astype(str)
+        return out.where(v.notna(), np.nan)
+    return s.astype(object).where(s.notna(), np.nan)
+
+
+# --------------------------------------------------------------------------- schema and formats
+
+
+def _fix_parse(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    out = {}
+    for spec in ctx.columns:
+        if ctx.raw is None or spec.name not in df.columns or spec.name not in ctx.raw.columns:
+            continue
+        raw = ctx.raw[spec.name]
+        bad = failed & raw.notna() & df[spec.name].isna()
+        if not bad.any():
+            continue
+        text = raw[bad].astype(str).str.strip()
+        if spec.kind in NUMERIC_KINDS:
+            # Thousands separators, currency and percent signs: written by people and LLMs alike.
+            cleaned = text.str.replace(r"[,$€£%\s]", "", regex=True)
+            value = pd.to_numeric(cleaned, errors="coerce")
+        elif spec.kind == "datetime":
+            value = pd.to_datetime(text, errors="coerce", format="mixed")
+        else:
+            continue
+        col = df[spec.name].copy()
+        col[bad] = value
+        out[spec.name] = col
+    return pd.DataFrame(out, index=df.index)
+
+
+@rule(
+    "schema.format",
+    code="SC01",
+    groups=G,
+    reason="{column}: value not readable in the column's format",
+    fix=_fix_parse,
+)
+def schema_format(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A value must be readable as its column's kind and written format (a number, a date as %b-%Y).
+
+    Only checked when the input was read from text (``filter_rows``); a typed frame has no written form.
+    The fix reads numbers with thousands separators, currency or percent signs, and dates in other
+    common formats.
+
+    **Anti-pattern**: ``loan_amount = "ten thousand"``, ``issue_month = "2018-03-01"`` (format %b-%Y).
+
+    **Best practice**: ``loan_amount = 10000``, ``issue_month = "Mar-2018"``.
+    """
+    if ctx.raw is None:
+        return []
+    checks = []
+    for spec in ctx.columns:
+        if spec.kind not in (*NUMERIC_KINDS, "datetime") or spec.name not in df.columns:
+            continue
+        if spec.name not in ctx.raw.columns:
+            continue
+        bad = ctx.raw[spec.name].notna().to_numpy() & df[spec.name].isna().to_numpy()
+        if bad.any():
+            what = f"a date as {spec.date_format}" if spec.kind == "datetime" else f"a {spec.kind} number"
+            checks.append(
+                Check(pd.Series(~bad, index=df.index), spec.name, f"{spec.name}: not readable as {what}")
+            )
+    return checks
+
+
+def _fix_precision(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    out = {}
+    for spec in _numeric_columns(df, ctx):
+        d = 0 if spec.kind == "integer" else spec.decimals
+        if d is not None:
+            out[spec.name] = df[spec.name].round(d)
+    return pd.DataFrame(out, index=df.index)
+
+
+@rule(
+    "schema.precision",
+    code="SC02",
+    groups=G,
+    reason="{column}: more decimals than the real data",
+    fix=_fix_precision,
+)
+def schema_precision(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """An integer column holds whole numbers; a number has no more decimals than the real column.
+
+    The fix rounds to the column's decimals (what writing the value would do anyway), and the rule
+    reports it so the generator learns the format.
+
+    **Anti-pattern**: ``term = 36.5`` in an integer column; ``interest_rate = 12.6137`` where the real data
+    writes two decimals.
+
+    **Best practice**: ``term = 36``; ``interest_rate = 12.61``.
+    """
+    checks = []
+    for spec in _numeric_columns(df, ctx):
+        d = 0 if spec.kind == "integer" else spec.decimals
+        if d is None or d >= 12:
+            continue
+        v = df[spec.name].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            off = np.abs(v - np.round(v, d)) > 1e-9 * np.maximum(1.0, np.abs(v))
+        if off.any():
+            label = "whole number" if d == 0 else f"at most {d} decimals"
+            checks.append(Check(pd.Series(~off, index=df.index), spec.name, f"{spec.name}: not a {label}"))
+    return checks
+
+
+# --------------------------------------------------------------------------- categories, ranges, nulls
+
+
+def _norm(values: pd.Series) -> pd.Series:
+    s = values.astype(str).str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
+    return s.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
+def _known(spec) -> list[str]:
+    return [c.value for c in spec.categories or []]
+
+
+def _fix_categories(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    out = {}
+    for spec in ctx.columns:
+        known = _known(spec)
+        if spec.kind not in ("categorical", "boolean") or not known or spec.name not in df.columns:
+            continue
+        s = df[spec.name]
+        bad = failed & s.notna() & ~s.isin(known)
+        if not bad.any():
+            continue
+        lookup = dict(zip(_norm(pd.Series(known)), known, strict=True))
+        if spec.kind == "boolean":
+            # Map any true/false spelling onto the real data's own spelling of it.
+            for v in known:
+                group = (
+                    _TRUE
+                    if v.strip().casefold() in _TRUE
+                    else _FALSE
+                    if v.strip().casefold() in _FALSE
+                    else ()
+                )
+                for alias in group:
+                    lookup.setdefault(alias, v)
+        col = s.copy()
+        col[bad] = _norm(s[bad]).map(lookup).where(lambda m: m.notna(), s[bad])
+        out[spec.name] = col
+    return pd.DataFrame(out, index=df.index)
+
+
+@rule(
+    "categories.known",
+    code="CT01",
+    groups=G,
+    reason="{column}: value not among the real categories",
+    fix=_fix_categories,
+)
+def categories_known(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A categorical or boolean value is one of the spellings seen in the real data.
+
+    The fix maps a value that differs only in case, spacing or a trailing ``.0`` (and, for booleans,
+    any yes/no, true/false, 1/0 spelling) onto the real spelling; anything else is rejected.
+
+    **Anti-pattern**: ``homeownership = "mortgage "`` or ``"HOUSE"`` where the real values are MORTGAGE, OWN, RENT.
+
+    **Best practice**: ``homeownership = "MORTGAGE"``.
+    """
+    checks = []
+    for spec in ctx.columns:
+        known = _known(spec)
+        if spec.kind not in ("categorical", "boolean") or not known or spec.name not in df.columns:
+            continue
+        s = df[spec.name]
+        ok = s.isna() | s.isin(known)
+        if not ok.all():
+            checks.append(
+                Check(ok, spec.name, f"{spec.name}: value not among the {len(known)} real categories")
+            )
+    return checks
+
+
+def _bound(spec, value):
+    if value is None:
+        return None
+    if spec.kind == "datetime":
+        t = pd.to_datetime(str(value), format=spec.date_format, errors="coerce")
+        if pd.isna(t):
+            t = pd.to_datetime(str(value), errors="coerce")
+        return None if pd.isna(t) else t
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@rule("range.observed", code="RG01", groups=G, reason="{column}: outside the real range")
+def range_observed(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A number or date lies within the range seen in the real data (up to the written rounding).
+
+    No fix: clipping would pile values up at the bounds; an out-of-range row is regenerated instead.
+
+    **Anti-pattern**: ``annual_income = -5000`` or ``issue_month = "Jan-1850"``.
+
+    **Best practice**: values inside the real minimum and maximum, e.g. ``annual_income = 65000``.
+    """
+    checks = []
+    for spec in ctx.columns:
+        if spec.name not in df.columns or spec.kind not in (*NUMERIC_KINDS, "datetime"):
+            continue
+        lo, hi = _bound(spec, spec.min), _bound(spec, spec.max)
+        if lo is None and hi is None:
+            continue
+        s = df[spec.name]
+        if spec.kind == "datetime":
+            if not pd.api.types.is_datetime64_any_dtype(s):
+                continue
+            ok = s.isna().to_numpy().copy()
+            inside = np.ones(len(s), dtype=bool)
+            if lo is not None:
+                inside &= (s >= lo).to_numpy()
+            if hi is not None:
+                # A month or year format names a period: the whole last period is inside.
+                inside &= (s <= hi + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).to_numpy()
+            ok |= inside
+            text = f"[{spec.min}, {spec.max}]"
+        else:
+            v = s.to_numpy(dtype=float)
+            tol = ctx.half_unit(spec.name)
+            with np.errstate(invalid="ignore"):
+                ok = np.isnan(v) | (
+                    (v >= (lo if lo is not None else -np.inf) - tol)
+                    & (v <= (hi if hi is not None else np.inf) + tol)
+                )
+            text = f"[{spec.min:g}, {spec.max:g}]" if lo is not None and hi is not None else ""
+        if not ok.all():
+            checks.append(
+                Check(
+                    pd.Series(ok, index=df.index),
+                    spec.name,
+                    f"{spec.name}: outside the real range {text}".rstrip(),
+                )
+            )
+    return checks
+
+
+@rule("nulls.impossible", code="NL01", groups=G, reason="{column}: empty, but never empty in the real data")
+def nulls_impossible(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A column that is never empty in the real data is not empty in a synthetic row.
+
+    **Anti-pattern**: ``loan_amount`` left blank when every real loan has an amount.
+
+    **Best practice**: write a value for every column the real data always fills; leave empty only
+    columns that are sometimes empty in the real data (e.g. ``annual_income_joint`` of individual loans).
+    """
+    checks = []
+    for spec in ctx.columns:
+        if spec.nullable or spec.null_rate > 0 or spec.name not in df.columns or spec.n_unique == 0:
+            continue
+        ok = df[spec.name].notna()
+        if spec.kind in ("categorical", "text", "id", "boolean"):
+            ok &= df[spec.name].astype(str).str.strip().ne("") | df[spec.name].isna()
+        if not ok.all():
+            checks.append(Check(ok, spec.name, None))
+    return checks
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def row_hashes(rendered: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """64-bit hashes of rendered rows over `columns`: equal rows, equal hashes; no cross-join needed."""
+    frame = rendered[columns].astype(object).where(rendered[columns].notna(), None)
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+@rule("privacy.exact_copy", code="PV01", groups=G, reason="identical to a real row")
+def privacy_exact_copy(df: pd.DataFrame, ctx: RuleContext) -> pd.Series:
+    """A synthetic row is never an exact copy of a real row (compared as written, id columns aside).
+
+    Runs when the real table is given (``--real``; on by default in ``seedgen run``). Rows are compared
+    by hashing them in the original formats, so the check is linear in both tables. Unique-key (id)
+    columns are left out: a real row with a fresh id is still a copy.
+
+    **Anti-pattern**: the generator memorised a real applicant and wrote their row verbatim.
+
+    **Best practice**: rows that share the real data's statistics but no one's exact record.
+    """
+    if ctx.real_hashes is None or not ctx.privacy_columns:
+        return pd.Series(True, index=df.index)
+    from seedgen.schema import render
+
+    specs = [s for s in ctx.columns if s.name in ctx.privacy_columns]
+    h = row_hashes(render(df, specs), ctx.privacy_columns)
+    return pd.Series(~np.isin(h, ctx.real_hashes), index=df.index)

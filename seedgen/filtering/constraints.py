@@ -1,0 +1,327 @@
+"""Rules enforcing the constraints the profile discovered in the real data (seeds.json `rules`).
+
+One rule per constraint kind, applied to every constraint of that kind whose support reaches
+`min_support` (the others are logged as not enforced). Tolerances add the written rounding of the
+columns involved, so a real row written with two decimals never fails an identity it satisfies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from seedgen.filtering.builtin import _key
+from seedgen.filtering.context import RuleContext
+from seedgen.filtering.registry import Check, rule
+
+G = ("builtin", "constraints")
+
+
+def _usable(c, df: pd.DataFrame, ctx: RuleContext, *columns: str) -> bool:
+    missing = [x for x in columns if x not in df.columns]
+    if missing:
+        ctx.note(f"{c.kind} constraint on {', '.join(columns)} skipped: missing column {', '.join(missing)}")
+        return False
+    return True
+
+
+def _num(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _label(c, default: str) -> str:
+    return c.description or default
+
+
+# --------------------------------------------------------------------------- functional dependency
+
+
+def _fix_fd(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    out = {}
+    for c in ctx.constraints("functional_dependency"):
+        if not (c.lhs in df.columns and c.rhs in df.columns):
+            continue
+        expected = _key(df[c.lhs]).map(c.mapping)
+        take = failed & expected.notna()
+        col = out.get(c.rhs, df[c.rhs]).copy()
+        if pd.api.types.is_numeric_dtype(col):
+            col[take] = pd.to_numeric(expected[take], errors="coerce")
+        else:
+            col[take] = expected[take]
+        out[c.rhs] = col
+    return pd.DataFrame(out, index=df.index)
+
+
+@rule(
+    "constraints.functional_dependency",
+    code="CN01",
+    groups=G,
+    fix=_fix_fd,
+    reason="{column}: does not match what the other column determines",
+)
+def functional_dependency(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A value determined by another column (sub_grade → grade) is the one the real data pairs with it.
+
+    The fix writes the determined value.
+
+    **Anti-pattern**: ``sub_grade = "C3"`` with ``grade = "A"`` when every real C3 loan is grade C.
+
+    **Best practice**: ``sub_grade = "C3"``, ``grade = "C"``.
+    """
+    checks = []
+    for c in ctx.constraints("functional_dependency"):
+        if not _usable(c, df, ctx, c.lhs, c.rhs):
+            continue
+        expected = _key(df[c.lhs]).map(c.mapping)
+        actual = _key(df[c.rhs])
+        ok = expected.isna() | actual.isna() | (actual == expected)
+        checks.append(Check(ok, c.rhs, f"{c.rhs}: not the value {c.lhs} determines"))
+    return checks
+
+
+# --------------------------------------------------------------------------- bands, inequalities, ranges
+
+
+@rule("constraints.category_band", code="CN02", groups=G, reason="{column}: outside the band of its category")
+def category_band(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A number lies in the band the real data shows for its category (interest_rate per sub_grade).
+
+    **Anti-pattern**: ``sub_grade = "A1"`` with ``interest_rate = 24.5`` when real A1 loans are 5.31–5.32 %.
+
+    **Best practice**: ``sub_grade = "A1"``, ``interest_rate = 5.31``.
+    """
+    checks = []
+    for c in ctx.constraints("category_band"):
+        if not _usable(c, df, ctx, c.category, c.column):
+            continue
+        key = _key(df[c.category])
+        lo = key.map({k: v[0] for k, v in c.bands.items()}).to_numpy(dtype=float)
+        hi = key.map({k: v[1] for k, v in c.bands.items()}).to_numpy(dtype=float)
+        v = _num(df, c.column)
+        tol = ctx.half_unit(c.column) + 1e-9
+        with np.errstate(invalid="ignore"):
+            ok = np.isnan(v) | np.isnan(lo) | ((v >= lo - tol) & (v <= hi + tol))
+        checks.append(
+            Check(
+                pd.Series(ok, index=df.index), c.column, f"{c.column}: outside the band of its {c.category}"
+            )
+        )
+    return checks
+
+
+@rule(
+    "constraints.inequality", code="CN03", groups=G, reason="{column}: breaks an inequality of the real data"
+)
+def inequality(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """An ordering between two columns that holds in the real data holds in every row.
+
+    **Anti-pattern**: ``open_credit_lines = 30`` with ``total_credit_lines = 12``.
+
+    **Best practice**: ``open_credit_lines = 10`` with ``total_credit_lines = 12`` (open ≤ total).
+    """
+    checks = []
+    for c in ctx.constraints("inequality"):
+        if not _usable(c, df, ctx, c.left, c.right):
+            continue
+        left, right = df[c.left], df[c.right]
+        if pd.api.types.is_datetime64_any_dtype(left) and pd.api.types.is_datetime64_any_dtype(right):
+            na = (left.isna() | right.isna()).to_numpy()
+            cmp = (left <= right) if c.op == "<=" else (left < right)
+            ok = na | cmp.to_numpy()
+        else:
+            a, b = _num(df, c.left), _num(df, c.right)
+            tol = ctx.half_unit(c.left) + ctx.half_unit(c.right)
+            with np.errstate(invalid="ignore"):
+                ok = np.isnan(a) | np.isnan(b) | ((a <= b + tol) if c.op == "<=" else (a < b + tol))
+        checks.append(Check(pd.Series(ok, index=df.index), c.left, f"{c.left}: not {c.op} {c.right}"))
+    return checks
+
+
+def _condition(df: pd.DataFrame, col: str, when: str) -> np.ndarray:
+    s = df[col]
+    if when == "null":
+        return s.isna().to_numpy()
+    if when == "not_null":
+        return s.notna().to_numpy()
+    v = _num(df, col)
+    with np.errstate(invalid="ignore"):
+        return (v > 0) if when == "positive" else (v == 0)
+
+
+@rule(
+    "constraints.conditional_range", code="CN06", groups=G, reason="{column}: outside its range for this case"
+)
+def conditional_range(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """When one column is in a given state (positive, zero, empty, filled), another stays in its real range.
+
+    **Anti-pattern**: ``delinq_2y = 0`` with ``months_since_last_delinq = 3`` when the real data never
+    has a recent delinquency without one counted.
+
+    **Best practice**: keep the dependent column inside the range the real data shows for that case.
+    """
+    checks = []
+    for c in ctx.constraints("conditional_range"):
+        if not _usable(c, df, ctx, c.when_column, c.column):
+            continue
+        cond = _condition(df, c.when_column, c.when)
+        v = _num(df, c.column)
+        tol = ctx.half_unit(c.column)
+        lo = -np.inf if c.low is None else c.low - tol
+        hi = np.inf if c.high is None else c.high + tol
+        with np.errstate(invalid="ignore"):
+            ok = ~cond | np.isnan(v) | ((v >= lo) & (v <= hi))
+        checks.append(
+            Check(
+                pd.Series(ok, index=df.index),
+                c.column,
+                f"{c.column}: outside [{c.low}, {c.high}] when {c.when_column} is {c.when}",
+            )
+        )
+    return checks
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def _linear(df: pd.DataFrame, c) -> np.ndarray:
+    pred = np.full(len(df), float(c.intercept))
+    for term, coef in c.terms.items():
+        pred = pred + coef * _num(df, term)
+    return pred
+
+
+def _product(df: pd.DataFrame, c) -> np.ndarray:
+    pred = np.full(len(df), float(c.scale))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for term, exp in c.factors.items():
+            pred = pred * np.power(_num(df, term), float(exp))
+    return pred
+
+
+def _identity_checks(df, ctx, kind):
+    for c in ctx.constraints(kind):
+        cols = [c.target, *(c.terms if kind == "linear" else c.factors)]
+        if not _usable(c, df, ctx, *cols):
+            continue
+        pred = _linear(df, c) if kind == "linear" else _product(df, c)
+        t = _num(df, c.target)
+        # The written rounding of every term adds up; a real row satisfies the identity within it.
+        slack = ctx.half_unit(c.target) + sum(
+            abs(w) * ctx.half_unit(x) for x, w in (c.terms.items() if kind == "linear" else [])
+        )
+        tol = (c.tolerance if kind == "linear" else c.rel_tolerance * np.abs(pred)) + slack + 1e-9
+        with np.errstate(invalid="ignore"):
+            ok = np.isnan(t) | ~np.isfinite(pred) | (np.abs(t - pred) <= tol)
+        yield c, pred, ok
+
+
+def _fix_identity(kind):
+    def fix(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+        out = {}
+        for c, pred, ok in _identity_checks(df, ctx, kind):
+            d = ctx.decimals(c.target)
+            value = np.round(pred, d) if d is not None else pred
+            col = out.get(c.target, df[c.target]).to_numpy(dtype=float, copy=True)
+            take = ~ok & np.isfinite(value)
+            col[take] = value[take]
+            out[c.target] = pd.Series(col, index=df.index)
+        return pd.DataFrame(out, index=df.index)
+
+    return fix
+
+
+@rule(
+    "constraints.linear",
+    code="CN04",
+    groups=G,
+    fix=_fix_identity("linear"),
+    reason="{column}: not the sum the real data shows",
+)
+def linear(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A column that is a sum or difference of others in the real data is so in every row.
+
+    The fix recomputes the total from its parts, rounded to the column's decimals.
+
+    **Anti-pattern**: ``paid_total = 500`` with ``paid_principal = 300`` and ``paid_interest = 150``.
+
+    **Best practice**: ``paid_total = 450`` (= 300 + 150).
+    """
+    return [
+        Check(pd.Series(ok, index=df.index), c.target, f"{c.target}: not {_label(c, 'the sum of its parts')}")
+        for c, _, ok in _identity_checks(df, ctx, "linear")
+    ]
+
+
+@rule(
+    "constraints.product",
+    code="CN05",
+    groups=G,
+    fix=_fix_identity("product"),
+    reason="{column}: not the product the real data shows",
+)
+def product(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A column that is a product or ratio of others in the real data is so in every row (relative tolerance).
+
+    The fix recomputes it, rounded to the column's decimals.
+
+    **Anti-pattern**: ``total = 90`` with ``price = 10`` and ``quantity = 3``.
+
+    **Best practice**: ``total = 30``.
+    """
+    return [
+        Check(
+            pd.Series(ok, index=df.index),
+            c.target,
+            f"{c.target}: not {_label(c, 'the product of its factors')}",
+        )
+        for c, _, ok in _identity_checks(df, ctx, "product")
+    ]
+
+
+# --------------------------------------------------------------------------- null patterns
+
+
+def _fix_null_pattern(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    out = {}
+    for c in ctx.constraints("null_pattern"):
+        if not (c.column in df.columns and c.when_column in df.columns):
+            continue
+        cond = _condition(df, c.when_column, c.when)
+        col = out.get(c.column, df[c.column]).copy()
+        take = failed.to_numpy() & cond & col.notna().to_numpy()
+        col[take] = np.nan if pd.api.types.is_float_dtype(col) else None
+        out[c.column] = col
+    return pd.DataFrame(out, index=df.index)
+
+
+@rule(
+    "constraints.null_pattern",
+    code="CN07",
+    groups=G,
+    fix=_fix_null_pattern,
+    reason="{column}: filled or empty against the real pattern",
+)
+def null_pattern(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
+    """A column is empty exactly when the real data leaves it empty (when another column is empty or zero).
+
+    The fix empties the column where the pattern says it must be empty; a missing required value is
+    rejected.
+
+    **Anti-pattern**: ``annual_income_joint = 80000`` on an individual application (joint fields empty).
+
+    **Best practice**: joint-income columns filled only on joint applications.
+    """
+    checks = []
+    for c in ctx.constraints("null_pattern"):
+        if not _usable(c, df, ctx, c.column, c.when_column):
+            continue
+        cond = _condition(df, c.when_column, c.when)
+        ok = df[c.column].isna().to_numpy() == cond
+        checks.append(
+            Check(
+                pd.Series(ok, index=df.index),
+                c.column,
+                f"{c.column}: must be empty exactly when {c.when_column} is {c.when}",
+            )
+        )
+    return checks
