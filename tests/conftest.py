@@ -32,6 +32,19 @@ def credit_path() -> Path:
 def llama_base_url():
     """Base URL (…/v1) of the real llama.cpp server with the real SmolLM2 model, started once per session.
 
-    Implemented by the providers work (seedgen.providers.local); tests that need it are marked integration.
+    Uses `seedgen.providers.local.LlamaServer` (the same lifecycle the `local` provider uses): a free
+    loopback port, ready when /v1/models answers, stopped at the end of the session. Tests that need it
+    are marked integration. Skips only when the `local` extra is not installed.
     """
-    pytest.skip("llama server fixture not implemented yet")
+    from seedgen.errors import MissingDependencyError
+    from seedgen.providers.local import LlamaServer
+
+    server = LlamaServer(n_ctx=4096)
+    try:
+        server.start()
+    except MissingDependencyError as e:
+        pytest.skip(e.one_line())
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
