@@ -289,7 +289,7 @@ def nulls_impossible(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     """
     checks = []
     for spec in ctx.columns:
-        if spec.nullable or spec.null_rate > 0 or spec.name not in df.columns or spec.n_unique == 0:
+        if spec.nullable or spec.null_rate > 0 or spec.name not in df.columns:
             continue
         ok = df[spec.name].notna()
         if spec.kind in ("categorical", "text", "id", "boolean"):
