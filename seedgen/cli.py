@@ -167,9 +167,13 @@ def compare(real, synthetic, names, output, holdout, target, rules, seed, quiet)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in its output folder.")
 @_quiet
 def run(pipeline, resume, quiet):
-    """Run profile, synthesize, filter and evaluate from one PIPELINE.toml."""
+    """Run profile, synthesize, filter and evaluate from one PIPELINE.toml.
+
+    Exits 1 when the [budget] was spent before `rows` rows passed (run.json: status "partial").
+    """
     _setup(quiet)
-    seedgen.run(pipeline, resume=resume, quiet=quiet)
+    result = seedgen.run(pipeline, resume=resume, quiet=quiet)
+    return EXIT_OK if result.complete else EXIT_FAILED
 
 
 @main.command()

@@ -242,10 +242,15 @@ def _synthesize_round(
     cfg: PipelineConfig, m: RunManifest, rnd: RoundRecord, rdir: str, folder: str, say: _Say
 ) -> None:
     from seedgen.synthesis import synthesize
+    from seedgen.synthesis.journal import journal_path
 
     raw = os.path.join(rdir, RAW)
-    # A round folder with files in it is an interrupted synthesis: continue its journal.
-    resume = os.path.isdir(rdir) and bool(os.listdir(rdir))
+    if os.path.exists(raw) and not os.path.exists(journal_path(raw)):
+        # Synthesis finished (it removes its journal last) but the crash came before run.json said so.
+        rnd.generated = _count_rows(raw)
+        return
+    # A journal in the round folder is an interrupted synthesis: continue it.
+    resume = os.path.exists(journal_path(raw))
     os.makedirs(rdir, exist_ok=True)
     s = cfg.synthesize
     t0 = time.perf_counter()
@@ -261,6 +266,7 @@ def _synthesize_round(
     rnd.input_tokens = _stat(res, "input_tokens", "prompt_tokens")
     rnd.output_tokens = _stat(res, "output_tokens", "completion_tokens")
     rnd.generated = _count_rows(raw)
+    m.provider = getattr(res, "provider", None) or m.provider
     model = getattr(res, "model", None)
     m.model = model if isinstance(model, str) and model else m.model
 

@@ -1,0 +1,65 @@
+"""Business rules of a (hypothetical) lender, plugged into `seedgen filter` / `seedgen run`.
+
+Load with `seedgen filter raw.csv --seeds seeds.json -o accepted.csv --rules examples/lending_club/my_rules.py`
+or `[filter] rules = ["lending", "my_rules.py"]` in pipeline.toml. Each rule receives the typed rows (numbers
+as floats, dates as datetimes, categories as strings; nulls as NaN/None) and returns a boolean Series: True
+for rows that pass. Rows that fail are rejected and land in rejected.csv with the rule's code in `_reasons`;
+a rule with a `fix` repairs the failing rows instead (when the filter runs with fixing on, the default).
+Every rule here holds on all 10,000 real loans: a rule that rejects real rows is wrong, not strict.
+"""
+
+from seedgen.filtering import rule
+
+
+@rule("my_lender.loan_amount_limits", code="ML01", columns=["loan_amount"])
+def loan_amount_limits(df):
+    """Loan amounts lie within the product limits, $1,000 to $40,000.
+
+    The lender does not write loans outside these limits, so such a row can't be in its books.
+
+    **Anti-pattern**: loan_amount = 55000
+
+    **Best practice**: loan_amount = 28000
+    """
+    return df["loan_amount"].between(1000, 40000)
+
+
+@rule(
+    "my_lender.joint_income_iff_joint",
+    code="ML02",
+    columns=["application_type", "annual_income_joint"],
+)
+def joint_income_iff_joint(df):
+    """A joint application states the joint income, and an individual one doesn't.
+
+    The joint income is only collected for joint applications.
+
+    **Anti-pattern**: application_type = individual with annual_income_joint = 120000
+
+    **Best practice**: application_type = joint with annual_income_joint = 120000
+    """
+    joint = df["application_type"].eq("joint")
+    return joint == df["annual_income_joint"].notna()
+
+
+def _cap_balance(df, ctx, failed):
+    """Fix for ML03: the outstanding balance can't exceed what was lent."""
+    return df.loc[failed, ["balance"]].clip(upper=df.loc[failed, "loan_amount"], axis=0)
+
+
+@rule(
+    "my_lender.balance_within_amount",
+    code="ML03",
+    columns=["balance", "loan_amount"],
+    fix=_cap_balance,
+)
+def balance_within_amount(df):
+    """The outstanding balance is at most the loan amount.
+
+    Interest is paid as it accrues, so the balance only goes down from the amount lent.
+
+    **Anti-pattern**: loan_amount = 10000, balance = 10400
+
+    **Best practice**: loan_amount = 10000, balance = 9650.12 (the fix caps it at 10000)
+    """
+    return df["balance"].isna() | (df["balance"] <= df["loan_amount"] + 0.005)
