@@ -6,5 +6,6 @@ on sys.path via its conftest; scripts outside pytest add it themselves).
 """
 
 from .openai_server import Fault, FaultServer, damage_columns, schema_instance
+from .sds_server import FakeSDS
 
-__all__ = ["Fault", "FaultServer", "damage_columns", "schema_instance"]
+__all__ = ["FakeSDS", "Fault", "FaultServer", "damage_columns", "schema_instance"]
