@@ -83,8 +83,12 @@ def synthesize(
     seed: int = 0,
     quiet: bool = False,
     avoid: list[str] | None = None,
+    provider_options: dict | None = None,
 ) -> SynthesisResult:
-    """Generate `n` rows from `seeds` (a seeds.json path or SeedFile) into `output` (CSV/TSV/Parquet)."""
+    """Generate `n` rows from `seeds` (a seeds.json path or SeedFile) into `output` (CSV/TSV/Parquet).
+
+    `provider_options` are passed to `get_provider` (e.g. `{"timeout": 30, "max_attempts": 4}`).
+    """
     started = time.perf_counter()
     seeds = seeds if isinstance(seeds, SeedFile) else load_seeds(seeds)
     _check_args(seeds, n, output, mode, rows_per_request, concurrency, temperature, prompts, llm_columns)
@@ -119,12 +123,22 @@ def synthesize(
         "avoid": list(avoid or []),
         "seeds_sha256": hashlib.sha256(seeds.model_dump_json().encode()).hexdigest(),
     }
+    from seedgen.providers import get_provider
+
+    # built before the journal exists, so a bad option or missing key leaves nothing behind
+    prov = get_provider(
+        provider, model=model, base_url=base_url, concurrency=concurrency, **(provider_options or {})
+    )
     journal = Journal(journal_path(output), settings)
     resumed = journal.open(resume=resume)
     if resumed:
         log.info("resuming: %d of %d rows already in %s", resumed, n, journal.path)
     try:
-        result = _run_sync(_run(plan, journal, provider, model, base_url, concurrency, quiet))
+        result = _run_sync(_run(plan, journal, prov, model, concurrency, quiet))
+    except BaseException:
+        if not journal.rows:  # nothing accepted: no point asking the user to --resume
+            journal.remove()
+        raise
     finally:
         journal.close()
     count, stats, model_id = result
@@ -248,10 +262,7 @@ def _examples(seeds: SeedFile, specs: list[ColumnSpec]) -> list[list]:
 # --------------------------------------------------------------------------- running
 
 
-async def _run(plan: Plan, journal: Journal, provider_name, model, base_url, concurrency, quiet):
-    from seedgen.providers import get_provider
-
-    prov = get_provider(provider_name, model=model, base_url=base_url, concurrency=concurrency)
+async def _run(plan: Plan, journal: Journal, prov, model, concurrency, quiet):
     plan.schema = bool(getattr(prov, "supports_schema", False))
     done0 = len(journal.rows)
     info = TextColumn("{task.fields[info]}")
