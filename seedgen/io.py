@@ -24,7 +24,14 @@ log = logging.getLogger("seedgen")
 #: free-text field survive only if they are spelled otherwise.
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"]
 SAMPLE_ROWS = 20_000
-_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass
@@ -59,7 +66,9 @@ def _detect_encoding(head: bytes, path) -> str:
         # A cut multi-byte character at the end of the sample is not an encoding problem.
         if e.start >= len(head) - 4:
             return "utf-8"
-        log.warning("%s: not valid UTF-8 (byte 0x%02x at %d); reading it as latin-1", path, head[e.start], e.start)
+        log.warning(
+            "%s: not valid UTF-8 (byte 0x%02x at %d); reading it as latin-1", path, head[e.start], e.start
+        )
         return "latin-1"
 
 
@@ -104,7 +113,9 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
             raise UserInputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from e
         data.columns = _dedupe_columns(list(data.columns), path)
         _check_not_empty(data, path)
-        raw = data.head(sample_rows).astype("string").astype(object).where(data.head(sample_rows).notna(), None)
+        raw = (
+            data.head(sample_rows).astype("string").astype(object).where(data.head(sample_rows).notna(), None)
+        )
         return Table(data=data, raw=raw, path=path)
 
     if os.path.getsize(path) == 0:
@@ -133,7 +144,9 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
     try:
         raw = pd.read_csv(path, dtype=str, nrows=sample_rows, **common)
     except pd.errors.EmptyDataError as e:
-        raise UserInputError(f"{path}: the file is empty", fix="give a table with a header row and data rows") from e
+        raise UserInputError(
+            f"{path}: the file is empty", fix="give a table with a header row and data rows"
+        ) from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise UserInputError(f"{path}: cannot parse as {fmt.upper()} ({_short(e)})") from e
     header = list(raw.columns)
@@ -150,7 +163,9 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
         data = pd.read_csv(path, low_memory=False, dtype={c: str for c in str_cols}, **common)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise UserInputError(f"{path}: cannot parse as {fmt.upper()} ({_short(e)})") from e
-    names = _dedupe_columns(list(data.columns), path)
+    # pandas silently renames a repeated header to "a.1"; take the names as written and say so instead.
+    written = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
+    names = _dedupe_columns(written if len(written) == data.shape[1] else list(data.columns), path)
     data.columns = names
     raw.columns = names
     _check_not_empty(data, path)

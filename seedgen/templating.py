@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import numpy as np
 from jinja2.sandbox import SandboxedEnvironment
 
 from seedgen.errors import ConfigError, UserInputError
@@ -62,7 +63,10 @@ def fmt_number(value, digits: int = 4) -> str:
         return str(v)
     if v.is_integer() and abs(v) < 1e15:
         return str(int(v))
-    return f"{v:.{digits}g}"
+    if abs(v) >= 10**digits:
+        return str(round(v))
+    # Positional, never scientific: "60910" and "0.0001573" read better in a prompt than "6.091e+04".
+    return np.format_float_positional(v, precision=digits, unique=True, fractional=False, trim="-")
 
 
 def percent(value, digits: int = 1) -> str:

@@ -5,6 +5,7 @@ and conditional ranges (see `discovery` for the support and coincidence rules ev
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 
@@ -239,8 +240,8 @@ def product_identities(f: Frame, skip: set[frozenset[str]] = frozenset()) -> lis
         )  # (F, rows)
         r = logs.T[None, :, :] - pred[:, None, :]  # (F, m, rows)
         finite = np.isfinite(r).sum(axis=2)
-        with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-            sup.filter(RuntimeWarning)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: too few positive rows
             spread = np.nanmax(r, axis=2) - np.nanmin(r, axis=2)
             centre = np.nanmedian(r, axis=2)
         fi, ti = np.nonzero((finite >= 20) & (spread <= max_spread))

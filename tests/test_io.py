@@ -1,0 +1,86 @@
+"""Reading and writing tables: formats by extension, sniffed delimiters, plain errors for plain problems."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from seedgen.errors import UserInputError
+from seedgen.io import read_table, write_table
+
+
+@pytest.fixture()
+def caplog(caplog):
+    """caplog that also sees the `seedgen` logger (it does not propagate once the CLI set it up)."""
+    logger = logging.getLogger("seedgen")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING, logger="seedgen")
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_csv_tsv_parquet_round_trip(tmp_path):
+    df = pd.DataFrame({"a": ["1.50", "2.25"], "b": ["x", "y"]})
+    for name in ("t.csv", "t.tsv", "t.parquet"):
+        path = tmp_path / name
+        write_table(df, path)
+        assert not (tmp_path / (name + ".tmp")).exists()  # written atomically
+        table = read_table(path)
+        assert list(table.data.columns) == ["a", "b"]
+        assert table.data["b"].tolist() == ["x", "y"]
+        assert table.raw["a"].tolist()[0] in ("1.50", "1.5")
+    assert "\t" in (tmp_path / "t.tsv").read_text()
+
+
+def test_append(tmp_path):
+    path = tmp_path / "t.csv"
+    write_table(pd.DataFrame({"a": [1]}), path)
+    write_table(pd.DataFrame({"a": [2]}), path, append=True)
+    assert read_table(path).data["a"].tolist() == [1, 2]
+
+
+def test_semicolon_delimiter_sniffed(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b\n1;x\n2;y\n")
+    table = read_table(path)
+    assert list(table.data.columns) == ["a", "b"] and table.delimiter == ";"
+
+
+def test_latin1_is_read_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,v\nJos\xe9,1\nRen\xe9e,2\n".encode("latin-1"))
+    table = read_table(path)
+    assert table.data["name"].tolist() == ["José", "Renée"]
+    assert "latin-1" in caplog.text
+
+
+def test_duplicate_columns_renamed_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,b\n1,2,3\n")
+    table = read_table(path)
+    assert list(table.data.columns) == ["a", "a_1", "b"]
+    assert "duplicate" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", "", "empty"),
+        ("header.csv", "a,b\n", "no rows"),
+        ("noheader.csv", "1,2\n3,4\n", "looks like data"),
+        ("t.xlsx", "a\n1\n", "unknown table format"),
+        ("bad.parquet", "not parquet", "Parquet"),
+    ],
+)
+def test_bad_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(UserInputError, match=message):
+        read_table(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserInputError, match="no such file"):
+        read_table(tmp_path / "nope.csv")

@@ -1,0 +1,97 @@
+"""Schema inference: each column's kind and written format, and the round trip back to the same strings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedgen.io import read_table
+from seedgen.schema import coerce, infer_schema, render, spec_by_name
+
+
+@pytest.fixture()
+def mixed_csv(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 300
+    months = pd.date_range("2015-01-01", periods=36, freq="MS").strftime("%b-%Y")
+    words = ["nurse", "teacher", "driver", "engineer", "clerk", "manager", "cook", "pilot"]
+    df = pd.DataFrame(
+        {
+            "account": [f"AC{100000 + i}" for i in range(n)],
+            "rate": [f"{v:.2f}" for v in rng.uniform(5, 30, n)],
+            "ratio": [f"{v:.1f}" for v in rng.uniform(0, 1, n)],
+            "count": rng.poisson(3, n),
+            "issued": rng.choice(months, n),
+            "paid": rng.choice(["true", "false"], n),
+            "grade": rng.choice(list("ABCDE"), n),
+            "title": [f"{rng.choice(words)} {rng.choice(words)} {i}" for i in range(n)],
+            "zip": [f"{v:05d}" for v in rng.integers(0, 2000, n)],
+        }
+    )
+    path = tmp_path / "mixed.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_kinds_and_formats(mixed_csv):
+    specs = spec_by_name(infer_schema(read_table(mixed_csv)))
+    assert specs["account"].kind == "id" and specs["account"].excluded
+    assert specs["rate"].kind == "numeric" and specs["rate"].decimals == 2 and specs["rate"].fixed_decimals
+    assert specs["ratio"].kind == "numeric" and specs["ratio"].decimals == 1
+    assert specs["count"].kind == "integer" and specs["count"].decimals == 0
+    assert specs["issued"].kind == "datetime" and specs["issued"].date_format == "%b-%Y"
+    assert specs["paid"].kind == "boolean"
+    assert specs["grade"].kind == "categorical"
+    assert {c.value for c in specs["grade"].categories} == set("ABCDE")
+    assert abs(sum(c.frequency for c in specs["grade"].categories) - 1) < 1e-6
+    assert specs["title"].kind == "text" and specs["title"].llm
+    # Leading zeros keep a code a string, never a number.
+    assert specs["zip"].kind in ("categorical", "text", "id")
+
+
+def test_render_round_trips_the_written_strings(mixed_csv):
+    table = read_table(mixed_csv)
+    specs = infer_schema(table)
+    typed = coerce(table.data, specs)
+    assert typed["issued"].dtype.kind == "M"
+    assert typed["rate"].dtype == np.float64
+    out = render(typed, specs)
+    raw = pd.read_csv(mixed_csv, dtype=str, keep_default_na=False)
+    for col in ["rate", "ratio", "count", "issued", "grade", "title", "zip"]:
+        assert out[col].tolist() == raw[col].tolist(), col
+
+
+def test_null_rate_rare_categories_and_constant(tmp_path):
+    n = 1000
+    df = pd.DataFrame(
+        {
+            "city": ["Paris"] * 900 + ["Lyon"] * 98 + ["Brest"] * 2,
+            "const": ["x"] * n,
+            "income": [None if i % 10 == 0 else 1000.5 + i for i in range(n)],
+        }
+    )
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    specs = spec_by_name(infer_schema(read_table(path)))
+    assert specs["city"].kind == "categorical"
+    assert {c.value for c in specs["city"].categories} == {"Paris", "Lyon", "Brest"}  # rare kept
+    assert specs["const"].excluded and specs["const"].exclude_reason == "constant"
+    assert specs["income"].null_rate == pytest.approx(0.1)
+    assert specs["income"].nullable
+
+
+def test_drop_and_target(mixed_csv):
+    specs = spec_by_name(infer_schema(read_table(mixed_csv), drop=["grade"], target="paid"))
+    assert specs["grade"].excluded and "drop" in specs["grade"].exclude_reason
+    assert specs["paid"].target and not specs["paid"].llm
+
+
+def test_loans_example_kinds(loans_path):
+    specs = spec_by_name(infer_schema(read_table(loans_path)))
+    assert specs["emp_title"].kind == "text"
+    assert specs["issue_month"].kind == "datetime" and specs["issue_month"].date_format == "%b-%Y"
+    assert specs["interest_rate"].kind == "numeric" and specs["interest_rate"].decimals == 2
+    assert specs["loan_amount"].kind == "integer"
+    assert specs["sub_grade"].kind == "categorical" and len(specs["sub_grade"].categories) == 32
+    assert specs["annual_income_joint"].null_rate > 0.8
