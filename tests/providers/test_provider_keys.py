@@ -21,7 +21,7 @@ def test_resolution_order(monkeypatch):
 
 def test_a_secret_never_shows_itself():
     secret = Secret("sk-live-abcdef123456", "OPENAI_API_KEY")
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "{}".format(secret), repr([secret])):
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{secret}", repr([secret])):
         assert "abcdef" not in shown and "OPENAI_API_KEY" in shown
     with pytest.raises(TypeError):
         pickle.dumps(secret)
