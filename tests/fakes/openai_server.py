@@ -295,6 +295,8 @@ class FaultServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms each
+    disable_nagle_algorithm = True
     fake: FaultServer
 
     def log_message(self, *args: Any) -> None:  # keep test output clean

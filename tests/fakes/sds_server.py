@@ -217,6 +217,8 @@ class FakeSDS:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms each
+    disable_nagle_algorithm = True
     fake: FakeSDS
 
     def log_message(self, *args: Any) -> None:
