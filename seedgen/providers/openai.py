@@ -196,6 +196,10 @@ class OpenAIProvider(Provider):
             fix = "check the key in SEEDGEN_API_KEY or OPENAI_API_KEY"
         elif status == 404:
             fix = "check --model and --base-url (an OpenAI-compatible base URL usually ends in /v1)"
+        elif "context" in _error_message(e).lower() and any(
+            w in _error_message(e).lower() for w in ("exceed", "length", "window", "too long")
+        ):
+            fix = "the prompt and answer do not fit the model's context: lower --rows-per-request"
         return ProviderHTTPError(
             self._safe(_error_message(e)), status=status, retry_after=retry_after, provider=self.name, fix=fix
         )
