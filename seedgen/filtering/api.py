@@ -246,6 +246,12 @@ def _align(df: pd.DataFrame, seeds: SeedFile, where: str) -> pd.DataFrame:
             ", ".join(f"{a!r}→{b!r}" for a, b in rename.items()),
         )
         df = df.rename(columns=rename)
+    missing = [c for c in names if c not in df.columns]
+    if len(missing) == len(names):
+        raise UserInputError(
+            f"{where}: none of the profiled columns are present",
+            fix="filter a table written from the same seeds.json",
+        )
     extra = [c for c in df.columns if c not in names]
     if extra:
         log.warning(
@@ -253,12 +259,6 @@ def _align(df: pd.DataFrame, seeds: SeedFile, where: str) -> pd.DataFrame:
             where,
             len(extra),
             ", ".join(map(str, extra[:10])),
-        )
-    missing = [c for c in names if c not in df.columns]
-    if len(missing) == len(names):
-        raise UserInputError(
-            f"{where}: none of the profiled columns are present",
-            fix="filter a table written from the same seeds.json",
         )
     if missing:
         log.warning(
@@ -302,6 +302,9 @@ def filter_rows(
     `threshold`; `keep_scores` adds `_judge_score`. `real` rejects exact copies of real rows.
     """
     seeds = _seeds(seeds)
+    resolve(rules)  # a bad --rules value fails before any data is read
+    if judge and not 1 <= threshold <= 10:
+        raise UserInputError(f"--threshold {threshold:g} is outside the judge's 1-10 scale")
     where = raw if isinstance(raw, (str, os.PathLike)) else "rows"
     data, strings = _read_raw(raw)
     aligned = _align(data, seeds, str(where))
