@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -52,6 +52,10 @@ class SynthesizeSection(StrictModel):
     prompts: str | None = Field(None, description="folder of templates overriding the built-in ones")
     llm_columns: list[str] = Field(
         default_factory=list, description="extra columns the LLM writes in hybrid mode"
+    )
+    provider_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="provider settings such as timeout, max_attempts (docs/providers.md)",
     )
 
 

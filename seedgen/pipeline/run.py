@@ -260,6 +260,7 @@ def _synthesize_round(
         rows_per_request=s.rows_per_request, concurrency=s.concurrency, temperature=s.temperature,
         prompts=s.prompts, llm_columns=list(s.llm_columns), resume=resume, seed=rnd.seed,
         quiet=say.quiet, avoid=list(rnd.avoid) or None,
+        **({"provider_options": dict(s.provider_options)} if s.provider_options else {}),
     )  # fmt: skip
     rnd.synthesize_seconds = round(time.perf_counter() - t0, 3)
     rnd.requests = _stat(res, "requests")
@@ -271,7 +272,9 @@ def _synthesize_round(
     m.model = model if isinstance(model, str) and model else m.model
 
 
-def _filter_round(cfg: PipelineConfig, m: RunManifest, rnd: RoundRecord, rdir: str, folder: str, say: _Say):
+def _filter_round(
+    cfg: PipelineConfig, m: RunManifest, rnd: RoundRecord, rdir: str, folder: str, real, say: _Say
+):
     from seedgen.filtering import filter_rows
 
     f = cfg.filter
@@ -281,7 +284,7 @@ def _filter_round(cfg: PipelineConfig, m: RunManifest, rnd: RoundRecord, rdir: s
         rejected=os.path.join(rdir, REJECTED), rules=list(f.rules), fix=f.fix, judge=f.judge,
         judge_provider=f.judge_provider, judge_model=f.judge_model, judge_base_url=f.judge_base_url,
         threshold=f.threshold, keep_scores=f.keep_scores, min_support=f.min_support,
-        real=cfg.data if f.copy_check else None, quiet=say.quiet,
+        real=real, quiet=say.quiet,
     )  # fmt: skip
     rnd.filter_seconds = round(time.perf_counter() - t0, 3)
     rnd.reasons = _reasons(fres)
@@ -328,6 +331,7 @@ def _commit_round(
 
 def _rounds(cfg: PipelineConfig, m: RunManifest, folder: str, say: _Say) -> str | None:
     """Synthesize and filter until `rows` rows are accepted; return why it stopped early, or None."""
+    real = None  # the whole real table (holdout included) for the copy check, read once
     while m.committed.accepted < cfg.rows:
         rnd = m.rounds[-1] if m.rounds and m.rounds[-1].status == "running" else None
         if rnd is None:
@@ -347,7 +351,9 @@ def _rounds(cfg: PipelineConfig, m: RunManifest, folder: str, say: _Say) -> str 
         if rnd.generated == 0:
             _synthesize_round(cfg, m, rnd, rdir, folder, say)
             save_manifest(m, folder)
-        fres = _filter_round(cfg, m, rnd, rdir, folder, say)
+        if cfg.filter.copy_check and real is None:
+            real = read_table(cfg.data).data
+        fres = _filter_round(cfg, m, rnd, rdir, folder, real, say)
         _commit_round(cfg, m, rnd, rdir, folder, fres)
         rate = rnd.accepted / rnd.generated if rnd.generated else 0.0
         top = ", ".join(f"{k} ({v})" for k, v in sorted(rnd.reasons.items(), key=lambda kv: -kv[1])[:3])
