@@ -225,7 +225,7 @@ class LlamaServer:
                 raise self._timeout_error()
             await asyncio.sleep(0.2)
 
-    def log_tail(self, lines: int = 8) -> str:
+    def log_tail(self, lines: int = 3) -> str:
         """The last lines the server wrote (for error messages)."""
         try:
             text = self._log_path.read_text(errors="replace") if self._log_path else ""

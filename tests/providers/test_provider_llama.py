@@ -164,3 +164,18 @@ def test_local_provider_rejects_a_base_url_and_unknown_models():
         get_provider("local", base_url="http://127.0.0.1:1/v1")
     with pytest.raises(UserInputError, match="gguf"):
         get_provider("local", model="gpt-4o")
+
+
+def test_a_prompt_beyond_the_context_fails_at_once_with_a_hint(llama_base_url):
+    from seedgen.errors import ProviderHTTPError
+
+    provider = get_provider("openai", base_url=llama_base_url, structured="none")
+
+    async def go():
+        async with provider:
+            await provider.complete(CompletionRequest(prompt="word " * 5000, max_tokens=50))
+
+    with pytest.raises(ProviderHTTPError) as info:
+        asyncio.run(go())
+    assert info.value.status == 400 and "context" in str(info.value) and "rows-per-request" in info.value.fix
+    assert provider.stats.requests == 1  # a user error: not retried
