@@ -43,8 +43,9 @@ def joint_income_iff_joint(df):
 
 
 def _cap_balance(df, ctx, failed):
-    """Fix for ML03: the outstanding balance can't exceed what was lent."""
-    return df.loc[failed, ["balance"]].clip(upper=df.loc[failed, "loan_amount"], axis=0)
+    """Fix for ML03: cap the balance at the loan amount. Returns the repaired column for every row; the
+    filter writes back only the failing rows, then checks them again."""
+    return df[["balance"]].clip(upper=df["loan_amount"], axis=0)
 
 
 @rule(
