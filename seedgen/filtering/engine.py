@@ -123,8 +123,11 @@ def _run(rule: Rule, df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 
 
 def _where(e: Exception, rule: Rule) -> str:
+    """The line of the rule's own file the error came from (not pandas' internals), else the rule."""
     tb = traceback.extract_tb(e.__traceback__)
-    return f"{tb[-1].filename}:{tb[-1].lineno}" if tb else rule.source
+    own = rule.source.rpartition(":")[0]
+    mine = [f for f in tb if f.filename == own]
+    return f"{mine[-1].filename}:{mine[-1].lineno}" if mine else rule.source
 
 
 def _apply_fix(rule: Rule, df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
