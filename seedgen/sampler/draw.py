@@ -279,7 +279,8 @@ def _to_frame(model: SamplerModel, st: _State, names: list[str], n: int) -> pd.D
             else:
                 cols[name] = pd.Series([step.constant] * n, dtype=object)
         elif step.method == "id":
-            cols[name] = pd.Series(v, dtype=float if step.id.numeric else object)
+            numeric = step.id.numeric and step.id.prefix is None
+            cols[name] = pd.Series(v, dtype=float if numeric else object)
         elif step.kind in _DISCRETE:
             cols[name] = pd.Series(st.strings(name), dtype=object)
         elif step.kind == "datetime":

@@ -44,7 +44,20 @@ def fit_id(values: pd.Series) -> IdPattern:
         step = float(np.median(diffs)) if diffs.size else 1.0
         step = step if step > 0 else 1.0
         return IdPattern(numeric=True, start=float(x[-1] + step) if x.size else 1.0, step=step)
-    s = v.astype(str).head(5000)
+    s = v.astype(str)
+    parts = s.str.extract(r"^(\D*)(\d+)$")
+    if not s.empty and parts[0].notna().all() and parts[0].nunique() == 1:
+        # prefix + counter (INV-000123): continue the counter after the real maximum, same padding
+        digits = parts[1]
+        lengths = digits.str.len()
+        width = int(lengths.iloc[0]) if lengths.nunique() == 1 and digits.str.startswith("0").any() else 0
+        nums = np.sort(digits.astype(float).unique())
+        step = float(np.median(np.diff(nums))) if nums.size > 1 else 1.0
+        step = step if step >= 1 else 1.0
+        return IdPattern(
+            numeric=True, start=float(nums[-1] + step), step=step, prefix=parts[0].iloc[0], width=width
+        )
+    s = s.head(5000)
     if s.empty:
         return IdPattern(numeric=False, pattern=["<9>"] * 8)
     length = Counter(s.str.len()).most_common(1)[0][0]
@@ -56,7 +69,10 @@ def fit_id(values: pd.Series) -> IdPattern:
 def draw_ids(pattern: IdPattern, n: int, rng: np.random.Generator) -> np.ndarray:
     """n distinct keys in the learned shape."""
     if pattern.numeric:
-        return pattern.start + pattern.step * np.arange(n, dtype=float)
+        values = pattern.start + pattern.step * np.arange(n, dtype=float)
+        if pattern.prefix is None:
+            return values
+        return np.array([f"{pattern.prefix}{int(v):0{pattern.width}d}" for v in values], dtype=object)
     out = np.full(n, "", dtype=object)
     todo = np.arange(n)
     for _ in range(20):

@@ -75,6 +75,8 @@ class IdPattern(StrictModel):
     numeric: bool
     start: float = 0.0
     step: float = 1.0
+    prefix: str | None = Field(None, description="string keys of the form prefix + number: the prefix")
+    width: int = Field(0, description="zero-padded width of that number (0 = no padding)")
     pattern: list[str] = Field(default_factory=list)
 
 

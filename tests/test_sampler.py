@@ -1,0 +1,263 @@
+"""The statistical sampler: per-column properties, derived columns, checks, determinism, no copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedgen.io import Table
+from seedgen.sampler.draw import sample_rows
+from seedgen.sampler.fit import fit_sampler
+from seedgen.schema import coerce, infer_schema, render
+from seedgen.seeds import (
+    CategoryBand,
+    ConditionalRange,
+    FunctionalDependency,
+    Inequality,
+    LinearIdentity,
+    NullPattern,
+    ProductIdentity,
+    ProfileSettings,
+    SeedFile,
+    SourceInfo,
+    load_seeds,
+    save_seeds,
+)
+
+
+def _table(df: pd.DataFrame) -> Table:
+    raw = df.astype(object).where(df.notna(), None).map(lambda v: None if v is None else str(v))
+    return Table(data=df, raw=raw, path="mem.csv")
+
+
+def _seeds(df: pd.DataFrame, rules=(), labels=None, seed=0) -> tuple[SeedFile, pd.DataFrame]:
+    table = _table(df)
+    cols = infer_schema(table)
+    typed = coerce(df, cols)
+    labels = np.zeros(len(df), int) if labels is None else labels
+    model = fit_sampler(typed, cols, labels, list(rules), seed=seed)
+    src = SourceInfo(file="mem.csv", rows=len(df), columns=len(cols))
+    return SeedFile(
+        source=src, settings=ProfileSettings(), columns=cols, clusters=[], rules=list(rules), sampler=model
+    ), typed
+
+
+@pytest.fixture(scope="module")
+def loans_like() -> pd.DataFrame:
+    """A loan-like table: rate table, round amounts, a null co-pattern, sums, bands, dates."""
+    rng = np.random.default_rng(7)
+    n = 2000
+    grade = rng.choice(list("ABCD"), n, p=[0.3, 0.3, 0.25, 0.15])
+    sub = np.array([g + str(rng.integers(1, 4)) for g in grade])
+    rate_table = {f"{g}{k}": round(5 + 4 * "ABCD".index(g) + 0.77 * k, 2) for g in "ABCD" for k in (1, 2, 3)}
+    rate = np.array([rate_table[s] for s in sub])
+    amount = rng.choice([5000, 10000, 12000, 15000, 20000, 25000], n) + rng.choice([0, 0, 0, 500, 250], n)
+    paid_principal = np.round(amount * rng.uniform(0.01, 0.2, n), 2)
+    paid_interest = np.round(paid_principal * rate / 100 * rng.uniform(0.5, 1.5, n), 2)
+    delinq = rng.choice([0, 0, 0, 1, 2], n)
+    months = np.where(delinq > 0, rng.integers(1, 60, n).astype(float), np.nan)
+    income = np.where(
+        rng.random(n) < 0.6, rng.integers(30, 150, n) * 1000.0, np.round(rng.lognormal(11, 0.5, n), 2)
+    )
+    month = rng.choice(["Jan-2018", "Feb-2018", "Mar-2018"], n)
+    return pd.DataFrame(
+        {
+            "grade": grade,
+            "sub_grade": sub,
+            "rate": rate,
+            "amount": amount.astype(np.int64),
+            "paid_principal": paid_principal,
+            "paid_interest": paid_interest,
+            "paid_total": np.round(paid_principal + paid_interest, 2),
+            "balance": np.round(amount - paid_principal, 2),
+            "delinq": delinq,
+            "months_since": months,
+            "income": income,
+            "issued": pd.Series(month),
+        }
+    )
+
+
+RULES = [
+    FunctionalDependency(
+        lhs="sub_grade",
+        rhs="grade",
+        mapping={f"{g}{k}": g for g in "ABCD" for k in (1, 2, 3)},
+        support=1.0,
+        n=2000,
+    ),
+    LinearIdentity(target="balance", terms={"amount": 1.0, "paid_principal": -1.0}, support=1.0, n=2000),
+    LinearIdentity(
+        target="paid_total", terms={"paid_principal": 1.0, "paid_interest": 1.0}, support=1.0, n=2000
+    ),
+    Inequality(left="paid_principal", right="amount", support=1.0, n=2000),
+    NullPattern(column="months_since", when_column="delinq", when="zero", support=1.0, n=2000),
+    ConditionalRange(
+        when_column="delinq", when="positive", column="months_since", low=1, high=59, support=1.0, n=800
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def fitted(loans_like):
+    rules = RULES + [
+        CategoryBand(
+            category="sub_grade",
+            column="rate",
+            support=1.0,
+            n=2000,
+            bands={
+                s: (float(v), float(v)) for s, v in loans_like.groupby("sub_grade")["rate"].first().items()
+            },
+        )
+    ]
+    seeds, typed = _seeds(loans_like, rules)
+    return seeds, typed, sample_rows(seeds, 3000, seed=3)
+
+
+def test_columns_types_and_order(fitted):
+    seeds, typed, out = fitted
+    assert list(out.columns) == seeds.column_names
+    assert len(out) == 3000
+    assert out["amount"].dtype == float and out["grade"].dtype == object
+    assert pd.api.types.is_datetime64_any_dtype(out["issued"])
+
+
+def test_precision_integers_and_point_masses(fitted):
+    seeds, typed, out = fitted
+    # integers are integers, decimals are the column's decimals
+    assert np.all(out["amount"] == np.round(out["amount"]))
+    assert np.all(out["delinq"] == np.round(out["delinq"]))
+    pi = out["paid_interest"].dropna()
+    assert np.allclose(pi, pi.round(2), atol=1e-9)
+    # a finite value set (the rate table) is drawn exactly: no new rates appear
+    assert set(out["rate"].unique()) <= set(typed["rate"].unique())
+    # round incomes stay round about as often as in the real data
+    real_round = (typed["income"] % 1000 == 0).mean()
+    syn_round = (out["income"] % 1000 == 0).mean()
+    assert abs(real_round - syn_round) < 0.08
+    # dates keep their format granularity (a month format → first of the month)
+    assert set(out["issued"].dt.day.unique()) == {1}
+
+
+def test_category_sets_and_frequencies(fitted):
+    seeds, typed, out = fitted
+    assert set(out["sub_grade"].unique()) <= set(typed["sub_grade"].unique())
+    real = typed["grade"].value_counts(normalize=True)
+    syn = out["grade"].value_counts(normalize=True).reindex(real.index, fill_value=0)
+    assert (real - syn).abs().max() < 0.05
+
+
+def test_null_co_pattern(fitted):
+    seeds, typed, out = fitted
+    assert (out["months_since"].isna() == (out["delinq"] == 0)).all()
+    assert abs(out["months_since"].isna().mean() - typed["months_since"].isna().mean()) < 0.05
+
+
+def test_derived_columns_exact(fitted):
+    seeds, typed, out = fitted
+    assert np.allclose(out["balance"], out["amount"] - out["paid_principal"], atol=1e-6)
+    assert np.allclose(out["paid_total"], out["paid_principal"] + out["paid_interest"], atol=1e-6)
+    mapping = dict(zip(typed["sub_grade"], typed["grade"]))
+    assert (out["sub_grade"].map(mapping) == out["grade"]).all()
+    steps = {s.column: s.method for s in seeds.sampler.steps}
+    assert steps["balance"] == "linear" and steps["paid_total"] == "linear" and steps["grade"] == "lookup"
+
+
+def test_checks_hold(fitted):
+    seeds, typed, out = fitted
+    assert (out["paid_principal"] <= out["amount"]).all()
+    m = out.loc[out["delinq"] > 0, "months_since"]
+    assert m.between(1, 59).all()
+    bands = typed.groupby("sub_grade")["rate"].first()
+    assert (out["rate"] == out["sub_grade"].map(bands)).all()
+    assert isinstance(out.attrs["resampled"], dict)
+
+
+def test_deterministic_with_seed(fitted):
+    seeds, _, _ = fitted
+    a = sample_rows(seeds, 500, seed=11)
+    b = sample_rows(seeds, 500, seed=11)
+    c = sample_rows(seeds, 500, seed=12)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_roundtrip_through_seeds_json(fitted, tmp_path):
+    seeds, _, _ = fitted
+    save_seeds(seeds, tmp_path / "seeds.json")
+    again = load_seeds(tmp_path / "seeds.json")
+    pd.testing.assert_frame_equal(sample_rows(seeds, 300, seed=5), sample_rows(again, 300, seed=5))
+
+
+def test_cluster_choice(loans_like):
+    labels = (loans_like["grade"] <= "B").astype(int).to_numpy()
+    seeds, _ = _seeds(loans_like, RULES, labels=labels)
+    out = sample_rows(seeds, 400, seed=0, cluster=1)
+    assert out["grade"].isin(["A", "B"]).mean() > 0.95
+
+
+def test_rendered_output_in_original_format(fitted):
+    seeds, _, out = fitted
+    text = render(out, seeds.columns)
+    assert text["issued"].str.fullmatch(r"[A-Z][a-z]{2}-\d{4}").all()
+    assert text["amount"].str.fullmatch(r"\d+").all()
+
+
+def test_small_table_has_no_copy_of_a_real_row():
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "city": rng.choice(["Oslo", "Lima", "Pune", "Nice", "Kobe"], n),
+            "income": np.round(rng.lognormal(10.5, 0.6, n), 2),
+            "score": np.round(rng.normal(600, 80, n), 1),
+        }
+    )
+    seeds, _ = _seeds(df)
+    out = render(sample_rows(seeds, 2000, seed=1), seeds.columns)
+    real = set(map(tuple, render(coerce(df, seeds.columns), seeds.columns).astype(str).to_numpy()))
+    copies = sum(tuple(r) in real for r in out.astype(str).to_numpy())
+    assert copies == 0
+    # leaves are statistics of many rows, and the model holds no row
+    assert seeds.sampler.min_leaf >= 20
+
+
+def test_text_keeps_only_frequent_values_and_ids_are_fresh():
+    rng = np.random.default_rng(1)
+    n = 600
+    common = ["nurse", "teacher", "driver", "engineer"]
+    titles = [rng.choice(common) if rng.random() < 0.7 else f"rare title {i}" for i in range(n)]
+    df = pd.DataFrame(
+        {"id": [f"AB-{100000 + i}" for i in range(n)], "title": titles, "x": rng.normal(0, 1, n).round(3)}
+    )
+    seeds, _ = _seeds(df)
+    kinds = {c.name: c.kind for c in seeds.columns}
+    assert kinds["id"] == "id" and kinds["title"] == "text"
+    out = sample_rows(seeds, 500, seed=2)
+    assert set(out["title"].dropna()) <= set(common)
+    assert out["id"].is_unique
+    assert out["id"].str.fullmatch(r"AB-\d{6}").all()
+    assert not set(out["id"]) & set(df["id"])
+
+
+def test_product_identity_is_computed():
+    rng = np.random.default_rng(2)
+    n = 500
+    q = rng.integers(1, 20, n)
+    price = np.round(rng.uniform(1, 50, n), 2)
+    df = pd.DataFrame({"quantity": q, "price": price, "total": np.round(q * price, 2)})
+    rule = ProductIdentity(target="total", factors={"quantity": 1, "price": 1}, support=1.0, n=n)
+    seeds, _ = _seeds(df, [rule])
+    out = sample_rows(seeds, 400, seed=0)
+    assert np.allclose(out["total"], np.round(out["quantity"] * out["price"], 2))
+
+
+def test_no_sampler_is_a_user_error(fitted):
+    from seedgen.errors import UserInputError
+
+    seeds, _, _ = fitted
+    with pytest.raises(UserInputError):
+        sample_rows(seeds.model_copy(update={"sampler": None}), 10)
