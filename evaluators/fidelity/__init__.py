@@ -1,0 +1,1 @@
+"""Fidelity metrics: per-column distributions, column pairs, and the correlation matrix."""

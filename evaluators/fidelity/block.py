@@ -1,0 +1,222 @@
+"""Runs every fidelity metric for one (real, other) pair of tables and aggregates the headline scores.
+
+`other` is a synthetic table, or the holdout when computing ceilings. The real side (bin codes, joint
+distributions, correlation matrix) is computed once in a `RealSide` and reused for every other table. A
+metric that fails on one column becomes a note on that column, never an aborted evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from seedgen.evaluators.fidelity.columns import (
+    CategoryCoverage,
+    ChiSquaredTest,
+    JensenShannonDistance,
+    KSComplement,
+    RangeCoverage,
+    StatisticSimilarity,
+    TVComplement,
+    WassersteinDistance,
+)
+from seedgen.evaluators.fidelity.pairs import (
+    ContingencySimilarity,
+    CorrelationMatrixDifference,
+    CorrelationSimilarity,
+    spearman_matrix,
+)
+
+from seedgen.evaluation.metrics import ColumnFidelity, Fidelity, PairFidelity, Score
+from seedgen.evaluation.prepare import NUMERIC_LIKE, Binner, numeric_values
+from seedgen.schema import ColumnSpec
+
+log = logging.getLogger("seedgen")
+
+#: a pair counts as associated in the real table when |ρ| or Cramér's V reaches this
+ASSOCIATION_FLOOR = 0.1
+
+
+@dataclass
+class RealSide:
+    """Real-table quantities shared by every comparison."""
+
+    columns: list[ColumnSpec]
+    binner: Binner
+    codes: dict[str, np.ndarray]
+    numeric: list[str]
+    corr: pd.DataFrame
+    joints: dict[tuple[str, str], np.ndarray]
+    association: dict[tuple[str, str], float]
+
+    @classmethod
+    def build(cls, real: pd.DataFrame, columns: list[ColumnSpec]) -> RealSide:
+        binner = Binner(real, columns)
+        codes = {c.name: binner.codes(real, c.name) for c in columns}
+        numeric = [c.name for c in columns if c.kind in NUMERIC_LIKE]
+        corr = spearman_matrix(real, numeric)
+        joints, assoc = {}, {}
+        names = [c.name for c in columns]
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                nb = binner.n_bins(b)
+                size = binner.n_bins(a) * nb
+                p = ContingencySimilarity.joint(codes[a], codes[b], nb, size)
+                joints[(a, b)] = p
+                if a in numeric and b in numeric:
+                    r = corr.loc[a, b]
+                    assoc[(a, b)] = 0.0 if np.isnan(r) else abs(float(r))
+                else:
+                    assoc[(a, b)] = ContingencySimilarity.cramers_v(p, binner.n_bins(a), nb, len(real))
+        return cls(columns, binner, codes, numeric, corr, joints, assoc)
+
+
+def _safe(metric, real, other, note: list[str], **ctx) -> dict:
+    try:
+        return metric.compute_breakdown(real, other, **ctx)
+    except Exception as e:  # a failing column becomes a note, not an aborted report (STYLE.md row 10)
+        log.debug("metric %s failed", metric.name, exc_info=True)
+        note.append(f"{metric.name} failed: {type(e).__name__}: {e}")
+        return {"score": None}
+
+
+def _num_stats(s: pd.Series) -> tuple[float | None, float | None]:
+    v = numeric_values(s)
+    v = v[~np.isnan(v)]
+    return (float(v.mean()), float(v.std())) if len(v) else (None, None)
+
+
+def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> ColumnFidelity:
+    notes: list[str] = []
+    numeric = spec.kind in NUMERIC_LIKE
+    main = _safe(KSComplement if numeric else TVComplement, real, other, notes)
+    if main.get("note"):
+        notes.append(main["note"])
+    js = _safe(JensenShannonDistance, real, other, notes, kind=spec.kind)
+    if numeric:
+        test = {"score": main.get("p_value"), "statistic": main.get("statistic")}
+        wass = _safe(WassersteinDistance, real, other, notes)["score"]
+        coverage = _safe(RangeCoverage, real, other, notes)["score"]
+        _safe(StatisticSimilarity, real, other, notes)
+        (rm, rs), (sm, ss) = _num_stats(real), _num_stats(other)
+    else:
+        test = _safe(ChiSquaredTest, real, other, notes)
+        wass = None
+        coverage = _safe(CategoryCoverage, real, other, notes)["score"]
+        rm = rs = sm = ss = None
+    return ColumnFidelity(
+        name=spec.name,
+        kind=spec.kind,
+        metric="ks_complement" if numeric else "tv_complement",
+        score=Score(value=main.get("score")),
+        wasserstein=wass,
+        js_distance=js.get("score"),
+        test="ks" if numeric else "chi2",
+        statistic=test.get("statistic"),
+        p_value=test.get("score"),
+        coverage=coverage,
+        real_mean=rm,
+        synthetic_mean=sm,
+        real_std=rs,
+        synthetic_std=ss,
+        real_null_rate=float(real.isna().mean()),
+        synthetic_null_rate=float(other.isna().mean()) if len(other) else 1.0,
+        note="; ".join(notes) or None,
+    )
+
+
+def _mean(values) -> float | None:
+    v = [x for x in values if x is not None and not np.isnan(x)]
+    return float(np.mean(v)) if v else None
+
+
+def compute_fidelity(
+    side: RealSide, real: pd.DataFrame, other: pd.DataFrame, not_computed: dict[str, str]
+) -> tuple[Fidelity, pd.DataFrame]:
+    """Fidelity of `other` against the real table; also returns other's correlation matrix (for plots)."""
+    columns = [c for c in side.columns if c.name in other.columns and c.name not in not_computed]
+    per_column = [column_fidelity(c, real[c.name], other[c.name]) for c in columns]
+    names = [c.name for c in columns]
+    numeric = [n for n in side.numeric if n in names]
+    other_corr = spearman_matrix(other, numeric)
+    codes = {n: side.binner.codes(other, n) for n in names}
+    pairs: list[PairFidelity] = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if a in numeric and b in numeric:
+                r, s = side.corr.loc[a, b], other_corr.loc[a, b]
+                score = CorrelationSimilarity.from_correlations(r, s)
+                pairs.append(
+                    PairFidelity(
+                        a=a,
+                        b=b,
+                        metric="correlation_similarity",
+                        score=score,
+                        real_association=side.association[(a, b)],
+                        real_correlation=None if np.isnan(r) else float(r),
+                        synthetic_correlation=None if np.isnan(s) else float(s),
+                    )
+                )
+            else:
+                nb = side.binner.n_bins(b)
+                q = ContingencySimilarity.joint(codes[a], codes[b], nb, side.binner.n_bins(a) * nb)
+                score = ContingencySimilarity.from_joints(side.joints[(a, b)], q)
+                pairs.append(
+                    PairFidelity(
+                        a=a,
+                        b=b,
+                        metric="contingency_similarity",
+                        score=score,
+                        real_association=side.association[(a, b)],
+                    )
+                )
+    shape = _mean(c.score.value for c in per_column)
+    strong = [p.score for p in pairs if p.real_association >= ASSOCIATION_FLOOR]
+    pair_all = _mean(p.score for p in pairs)
+    pair_score = _mean(strong) if strong else pair_all
+    overall = _mean([shape, pair_score]) if pair_score is not None else shape
+    corr_diff = CorrelationMatrixDifference.from_matrices(side.corr.loc[numeric, numeric], other_corr)
+    cat_cov = _mean(c.coverage for c in per_column if c.kind not in NUMERIC_LIKE)
+    range_cov = _mean(c.coverage for c in per_column if c.kind in NUMERIC_LIKE)
+    why_pairs = None if pairs else "fewer than two comparable columns"
+    fid = Fidelity(
+        shape=Score(value=shape, not_computed=None if per_column else "no comparable column"),
+        pairs=Score(value=pair_score, not_computed=why_pairs),
+        pairs_all=Score(value=pair_all, not_computed=why_pairs),
+        overall=Score(value=overall),
+        correlation_difference=Score(
+            value=corr_diff,
+            goal="minimize",
+            not_computed=None if corr_diff is not None else "fewer than two numeric columns",
+        ),
+        category_coverage=Score(
+            value=cat_cov, not_computed=None if cat_cov is not None else "no categorical column"
+        ),
+        range_coverage=Score(
+            value=range_cov, not_computed=None if range_cov is not None else "no numeric column"
+        ),
+        columns=per_column,
+        pair_details=pairs,
+        not_computed=dict(not_computed),
+    )
+    return fid, other_corr
+
+
+def attach_ceilings(fid: Fidelity, ceiling: Fidelity) -> None:
+    """Put the holdout's scores next to the synthetic ones (same names, same columns)."""
+    for key in (
+        "shape",
+        "pairs",
+        "pairs_all",
+        "overall",
+        "correlation_difference",
+        "category_coverage",
+        "range_coverage",
+    ):
+        getattr(fid, key).ceiling = getattr(ceiling, key).value
+    by_name = {c.name: c for c in ceiling.columns}
+    for col in fid.columns:
+        if col.name in by_name:
+            col.score.ceiling = by_name[col.name].score.value

@@ -1,0 +1,227 @@
+"""Per-column fidelity metrics: one class per measure, each comparing a real and a synthetic column.
+
+Inputs are typed Series (as `seedgen.schema.coerce` gives: floats, datetime64, strings); dates are compared
+as days. Missing values are left out of distribution comparisons (null rates are reported separately), and
+an empty synthetic column scores 0 rather than failing, so the report can still render.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from seedgen.evaluation.base import Goal, Metric
+from seedgen.evaluation.prepare import category_values, numeric_values
+
+#: histogram bins for the Jensen–Shannon distance of numeric columns
+JS_BINS = 20
+
+
+def _num(s: pd.Series) -> np.ndarray:
+    v = numeric_values(s)
+    return v[~np.isnan(v)]
+
+
+def _freqs(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Category frequencies of both columns over the union of categories (real order first)."""
+    r = category_values(real).dropna().value_counts()
+    s = category_values(synthetic).dropna().value_counts()
+    cats = list(r.index) + [c for c in s.index if c not in r.index]
+    rc = r.reindex(cats, fill_value=0).to_numpy(dtype=float)
+    sc = s.reindex(cats, fill_value=0).to_numpy(dtype=float)
+    return rc, sc, [str(c) for c in cats]
+
+
+def _js(p: np.ndarray, q: np.ndarray) -> float:
+    p = p / p.sum() if p.sum() else p
+    q = q / q.sum() if q.sum() else q
+    m = 0.5 * (p + q)
+
+    def kl(a):
+        mask = a > 0
+        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
+
+    return float(np.sqrt(max(0.5 * kl(p) + 0.5 * kl(q), 0.0)))
+
+
+class KSComplement(Metric):
+    """1 − the two-sample Kolmogorov–Smirnov statistic (largest gap between the two CDFs)."""
+
+    name = "fidelity.ks_complement"
+    description = "1 − KS statistic: 1 means identical distributions (numeric and datetime columns)"
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        r, s = _num(real), _num(synthetic)
+        if len(s) == 0 or len(r) == 0:
+            return {"score": 0.0, "statistic": 1.0, "note": "no values to compare"}
+        res = stats.ks_2samp(r, s, method="asymp")
+        return {
+            "score": 1.0 - float(res.statistic),
+            "statistic": float(res.statistic),
+            "p_value": float(res.pvalue),
+        }
+
+
+class TVComplement(Metric):
+    """1 − the total variation distance between the category frequencies."""
+
+    name = "fidelity.tv_complement"
+    description = "1 − total variation distance of category frequencies (categorical and boolean columns)"
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        rc, sc, _ = _freqs(real, synthetic)
+        if sc.sum() == 0 or rc.sum() == 0:
+            return {"score": 0.0, "note": "no values to compare"}
+        tvd = 0.5 * float(np.abs(rc / rc.sum() - sc / sc.sum()).sum())
+        return {"score": 1.0 - tvd, "tvd": tvd}
+
+
+class WassersteinDistance(Metric):
+    """Earth mover's distance between the two columns, divided by the real column's range."""
+
+    name = "fidelity.wasserstein"
+    description = "Wasserstein-1 distance / real range: 0 means identical (numeric and datetime columns)"
+    goal = Goal.MINIMIZE
+    max_value = float("inf")
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        r, s = _num(real), _num(synthetic)
+        if len(s) == 0 or len(r) == 0:
+            return {"score": None, "note": "no values to compare"}
+        span = float(r.max() - r.min()) or 1.0
+        raw = float(stats.wasserstein_distance(r, s))
+        return {"score": raw / span, "raw": raw, "range": span}
+
+
+class JensenShannonDistance(Metric):
+    """Jensen–Shannon distance (base 2) of the two histograms on shared bins; 0 = same, 1 = disjoint."""
+
+    name = "fidelity.js_distance"
+    description = "Jensen–Shannon distance on shared bins (20 real-range bins, or the categories)"
+    goal = Goal.MINIMIZE
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        kind = context.get("kind", "numeric")
+        if kind in ("categorical", "boolean"):
+            rc, sc, _ = _freqs(real, synthetic)
+        else:
+            r, s = _num(real), _num(synthetic)
+            if len(r) == 0 or len(s) == 0:
+                return {"score": None, "note": "no values to compare"}
+            lo, hi = float(r.min()), float(r.max())
+            inner = np.linspace(lo, hi, JS_BINS + 1) if hi > lo else np.array([lo, lo + 1.0])
+            # open-ended outer bins catch synthetic values outside the real range
+            edges = np.concatenate([[-np.inf], inner, [np.inf]])
+            rc, _ = np.histogram(r, edges)
+            sc, _ = np.histogram(s, edges)
+        if rc.sum() == 0 or sc.sum() == 0:
+            return {"score": None, "note": "no values to compare"}
+        return {"score": _js(rc.astype(float), sc.astype(float))}
+
+
+class KSTest(Metric):
+    """Two-sample Kolmogorov–Smirnov test; the score is the p-value (informative, sample-size dependent)."""
+
+    name = "fidelity.ks_test"
+    description = "p-value of the two-sample KS test (small = distinguishable at this sample size)"
+    goal = Goal.IGNORE
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        out = KSComplement.compute_breakdown(real, synthetic)
+        return {"score": out.get("p_value"), "statistic": out.get("statistic")}
+
+
+class ChiSquaredTest(Metric):
+    """Chi² test of homogeneity of the category counts; the score is the p-value."""
+
+    name = "fidelity.chi2_test"
+    description = "p-value of the chi² homogeneity test on category counts"
+    goal = Goal.IGNORE
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        rc, sc, _ = _freqs(real, synthetic)
+        if rc.sum() == 0 or sc.sum() == 0:
+            return {"score": None, "statistic": None}
+        table = np.vstack([rc, sc])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return {"score": 1.0, "statistic": 0.0}
+        chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+        return {"score": float(p), "statistic": float(chi2)}
+
+
+class CategoryCoverage(Metric):
+    """Share of the real categories that appear in the synthetic column."""
+
+    name = "fidelity.category_coverage"
+    description = "share of real categories present in the synthetic column"
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        r = set(category_values(real).dropna())
+        s = set(category_values(synthetic).dropna())
+        if not r:
+            return {"score": None}
+        return {"score": len(r & s) / len(r), "missing": sorted(r - s)[:20], "invented": len(s - r)}
+
+
+class RangeCoverage(Metric):
+    """Share of the real [min, max] range spanned by the synthetic values (overlap / real range)."""
+
+    name = "fidelity.range_coverage"
+    description = "share of the real numeric range covered by the synthetic values"
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        r, s = _num(real), _num(synthetic)
+        if len(r) == 0:
+            return {"score": None}
+        if len(s) == 0:
+            return {"score": 0.0}
+        lo, hi = float(r.min()), float(r.max())
+        if hi == lo:
+            return {"score": float(np.any(s == lo))}
+        overlap = max(0.0, min(hi, float(s.max())) - max(lo, float(s.min())))
+        return {
+            "score": overlap / (hi - lo),
+            "synthetic_min": float(s.min()),
+            "synthetic_max": float(s.max()),
+        }
+
+
+class StatisticSimilarity(Metric):
+    """Means and standard deviations side by side; the score is 1 − |Δmean| / real std, floored at 0."""
+
+    name = "fidelity.statistic_similarity"
+    description = "1 − |mean_real − mean_syn| / std_real (floored at 0), with both means and stds"
+    level = "column"
+
+    @classmethod
+    def compute_breakdown(cls, real, synthetic, **context):
+        r, s = _num(real), _num(synthetic)
+        if len(r) == 0 or len(s) == 0:
+            return {"score": None}
+        rm, sm, rs, ss = float(r.mean()), float(s.mean()), float(r.std()), float(s.std())
+        score = 1.0 - abs(rm - sm) / rs if rs > 0 else float(rm == sm)
+        return {
+            "score": max(score, 0.0),
+            "real_mean": rm,
+            "synthetic_mean": sm,
+            "real_std": rs,
+            "synthetic_std": ss,
+        }

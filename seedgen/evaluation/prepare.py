@@ -1,0 +1,285 @@
+"""Reading and aligning the tables an evaluation compares, and the shared encodings every family uses.
+
+The real table decides everything: its inferred schema types the synthetic and holdout tables (so a
+synthetic "12.50" and a real 12.5 compare equal), its quantiles define the shared bins of the pair
+metrics, and its scales define the distance space of the privacy metrics. Problems a user can cause are
+decided here, once: a holdout with other columns is an error (exit 2); a synthetic table with missing,
+extra or mistyped columns gives warnings and marks those columns "not computed, because ...".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from seedgen.errors import UserInputError
+from seedgen.io import SAMPLE_ROWS, Table, read_table
+from seedgen.schema import ColumnSpec, coerce, infer_schema
+
+log = logging.getLogger("seedgen")
+
+#: kinds whose distributions are compared; text and id columns are only used by the privacy metrics
+NUMERIC_LIKE = ("numeric", "integer", "datetime")
+DISCRETE = ("categorical", "boolean")
+EVALUATED = NUMERIC_LIKE + DISCRETE
+#: categories kept per column in bins, one-hot encodings and bar plots; the rest become "other"
+TOP_CATEGORIES = 20
+#: quantile bins per numeric column for the pair (contingency) metrics
+PAIR_BINS = 10
+
+
+@dataclass
+class Prepared:
+    """The real side of an evaluation, computed once and shared by every synthetic set."""
+
+    specs: list[ColumnSpec]  # every real column, inferred
+    real: pd.DataFrame  # typed as `coerce` gives
+    holdout: pd.DataFrame | None
+    target: str | None
+    real_name: str
+    holdout_name: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def by_name(self) -> dict[str, ColumnSpec]:
+        return {c.name: c for c in self.specs}
+
+
+@dataclass
+class Aligned:
+    """One synthetic table typed like the real one, with what could not be compared and why."""
+
+    name: str
+    data: pd.DataFrame
+    columns: list[ColumnSpec]  # evaluated columns present and usable in both tables
+    not_computed: dict[str, str]  # column -> reason
+    warnings: list[str] = field(default_factory=list)
+
+
+def _as_table(data, role: str) -> tuple[Table, str]:
+    if isinstance(data, pd.DataFrame):
+        if data.shape[1] == 0 or len(data) == 0:
+            raise UserInputError(f"the {role} table is empty", fix="give a table with rows and columns")
+        df = data.reset_index(drop=True)
+        head = df.head(SAMPLE_ROWS)
+        raw = head.astype("string").astype(object).where(head.notna(), None)
+        return Table(data=df, raw=raw, path=f"<{role} DataFrame>"), f"<{role} DataFrame>"
+    if isinstance(data, (str, os.PathLike)):
+        table = read_table(data)
+        return table, os.path.basename(str(data))
+    raise UserInputError(
+        f"the {role} table must be a file path or a pandas DataFrame, not {type(data).__name__}"
+    )
+
+
+def prepare_real(real, *, holdout=None, target: str | None = None) -> Prepared:
+    """Read and type the real (and holdout) table; raise UserInputError for the unrecoverable cases."""
+    table, real_name = _as_table(real, "real")
+    if target is not None and target not in table.data.columns:
+        raise UserInputError(
+            f"target column {target!r} is not in the real table",
+            fix=f"pick one of: {', '.join(map(str, list(table.data.columns)[:12]))}",
+        )
+    specs = infer_schema(table, target=target)
+    typed = coerce(table.data, specs)
+    warnings: list[str] = []
+    for spec in specs:
+        if spec.n_unique == 0:
+            warnings.append(f"column {spec.name!r} is empty (all null) in the real table; not evaluated")
+    hold_typed, hold_name = None, None
+    if holdout is not None:
+        hold_table, hold_name = _as_table(holdout, "holdout")
+        real_cols, hold_cols = list(table.data.columns), list(hold_table.data.columns)
+        if set(real_cols) != set(hold_cols):
+            missing = [c for c in real_cols if c not in hold_cols]
+            extra = [c for c in hold_cols if c not in real_cols]
+            raise UserInputError(
+                f"the holdout table has other columns than the real one (missing: {', '.join(missing) or '-'}; "
+                f"extra: {', '.join(extra) or '-'})",
+                fix="use a holdout split from the same table as the real data",
+            )
+        hold_typed = coerce(hold_table.data[real_cols], specs)
+    return Prepared(specs, typed, hold_typed, target, real_name, hold_name, warnings)
+
+
+def align(prep: Prepared, synthetic, name: str | None = None) -> Aligned:
+    """Type a synthetic table like the real one; warn about missing, extra and mistyped columns."""
+    table, default_name = _as_table(synthetic, "synthetic")
+    df = table.data
+    warnings: list[str] = []
+    not_computed: dict[str, str] = {}
+    real_cols = [c.name for c in prep.specs]
+    missing = [c for c in real_cols if c not in df.columns]
+    extra = [c for c in df.columns if c not in real_cols]
+    if len(missing) == len(real_cols):
+        raise UserInputError(
+            f"the synthetic table {default_name} shares no column with the real table",
+            fix="evaluate a synthetic table generated from this real table",
+        )
+    if missing:
+        warnings.append(
+            f"{len(missing)} real column(s) missing from the synthetic table: {', '.join(missing)}"
+        )
+        for c in missing:
+            not_computed[c] = "missing from the synthetic table"
+    if extra:
+        warnings.append(
+            f"{len(extra)} synthetic column(s) not in the real table, ignored: {', '.join(extra)}"
+        )
+    present = [c for c in prep.specs if c.name in df.columns]
+    typed = coerce(df, present)
+    for spec in present:
+        before = df[spec.name].notna()
+        lost = int((before & typed[spec.name].isna()).sum())
+        if spec.kind in NUMERIC_LIKE and lost:
+            share = lost / max(int(before.sum()), 1)
+            what = "dates" if spec.kind == "datetime" else "numbers"
+            if share > 0.5:
+                not_computed[spec.name] = (
+                    f"{share:.0%} of its synthetic values are not {what} (real kind {spec.kind})"
+                )
+                warnings.append(f"column {spec.name!r}: {not_computed[spec.name]}; not evaluated")
+            else:
+                warnings.append(
+                    f"column {spec.name!r}: {lost} synthetic value(s) are not {what}; counted as missing"
+                )
+    columns = []
+    for spec in present:
+        if spec.name in not_computed:
+            continue
+        if spec.n_unique == 0:
+            not_computed[spec.name] = "all null in the real table"
+        elif spec.kind not in EVALUATED:
+            not_computed[spec.name] = f"{spec.kind} column (distributions of {spec.kind}s are not compared)"
+        else:
+            columns.append(spec)
+    if not columns:
+        raise UserInputError(
+            f"no column of {default_name} can be compared with the real table",
+            fix="check that the synthetic table has the real table's columns and types",
+        )
+    for w in warnings:
+        log.warning("%s: %s", name or default_name, w)
+    return Aligned(name or default_name, typed, columns, not_computed, warnings)
+
+
+# --------------------------------------------------------------------------- shared encodings
+
+
+def numeric_values(s: pd.Series) -> np.ndarray:
+    """Float view of a numeric or datetime column (dates as days since 1970), NaN for missing."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.astype("datetime64[ns]").astype("int64").astype(float) / 86_400e9
+        out[s.isna().to_numpy()] = np.nan
+        return np.asarray(out, dtype=float)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def category_values(s: pd.Series) -> pd.Series:
+    """String view of a discrete column, missing values as None."""
+    return s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+class Binner:
+    """Shared bins learnt from the real table: quantile edges for numbers, top categories for the rest.
+
+    Every table is turned into small integer codes with the same meaning, so joint distributions of any
+    pair of columns can be compared with one `bincount` (no crosstab, no cross-join).
+    """
+
+    def __init__(self, real: pd.DataFrame, columns: list[ColumnSpec], bins: int = PAIR_BINS):
+        self.edges: dict[str, np.ndarray] = {}
+        self.cats: dict[str, list[str]] = {}
+        for spec in columns:
+            if spec.kind in NUMERIC_LIKE:
+                v = numeric_values(real[spec.name])
+                v = v[~np.isnan(v)]
+                edges = (
+                    np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1])) if len(v) else np.array([])
+                )
+                self.edges[spec.name] = edges
+            else:
+                vc = category_values(real[spec.name]).value_counts()
+                self.cats[spec.name] = [str(x) for x in vc.index[:TOP_CATEGORIES]]
+
+    def n_bins(self, name: str) -> int:
+        # value bins + one for missing (+ one for "other" categories)
+        if name in self.edges:
+            return len(self.edges[name]) + 2
+        return len(self.cats[name]) + 2
+
+    def codes(self, df: pd.DataFrame, name: str) -> np.ndarray:
+        s = df[name]
+        if name in self.edges:
+            v = numeric_values(s)
+            out = np.searchsorted(self.edges[name], v, side="right")
+            out[np.isnan(v)] = len(self.edges[name]) + 1
+            return out.astype(np.int64)
+        cats = self.cats[name]
+        lookup = {c: i for i, c in enumerate(cats)}
+        other, null = len(cats), len(cats) + 1
+        values = category_values(s)
+        return values.map(lambda x: null if x is None else lookup.get(x, other)).to_numpy(dtype=np.int64)
+
+
+class Encoder:
+    """A numeric matrix for models and distances, fitted on the real table.
+
+    Numbers (and dates) are centred and divided by a robust scale (IQR/1.349, falling back to the std), with
+    a missing-value indicator; categories are one-hot over the real table's top categories scaled by
+    1/sqrt(2), so one differing category adds exactly 1 to a squared distance, like one robust-std of a
+    number. Text and id columns are left out.
+    """
+
+    def __init__(self, real: pd.DataFrame, columns: list[ColumnSpec], exclude: tuple[str, ...] = ()):
+        self.columns = [c for c in columns if c.name not in exclude and c.kind in EVALUATED]
+        self.center: dict[str, float] = {}
+        self.scale: dict[str, float] = {}
+        self.has_null: dict[str, bool] = {}
+        self.cats: dict[str, list[str]] = {}
+        for spec in self.columns:
+            if spec.kind in NUMERIC_LIKE:
+                v = numeric_values(real[spec.name])
+                ok = v[~np.isnan(v)]
+                med = float(np.median(ok)) if len(ok) else 0.0
+                q75, q25 = np.quantile(ok, [0.75, 0.25]) if len(ok) else (1.0, 0.0)
+                scale = (q75 - q25) / 1.349
+                if not scale > 0:
+                    scale = float(np.std(ok)) if len(ok) else 1.0
+                self.center[spec.name], self.scale[spec.name] = med, scale if scale > 0 else 1.0
+                self.has_null[spec.name] = bool(np.isnan(v).any())
+            else:
+                vc = category_values(real[spec.name]).value_counts()
+                self.cats[spec.name] = [str(x) for x in vc.index[:TOP_CATEGORIES]]
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for spec in self.columns:
+            if spec.kind in NUMERIC_LIKE:
+                v = (numeric_values(df[spec.name]) - self.center[spec.name]) / self.scale[spec.name]
+                # clip so one absurd synthetic value cannot dominate a distance or a linear model
+                isnan = np.isnan(v)
+                parts.append(np.clip(np.where(isnan, 0.0, v), -20, 20)[:, None])
+                if self.has_null[spec.name]:
+                    parts.append(isnan[:, None].astype(float))
+            else:
+                cats = self.cats[spec.name]
+                values = category_values(df[spec.name])
+                codes = pd.Categorical(values, categories=cats).codes
+                onehot = np.zeros((len(df), len(cats) + 1))
+                onehot[np.arange(len(df)), np.where(codes < 0, len(cats), codes)] = 1.0
+                parts.append(onehot / np.sqrt(2.0))
+        if not parts:
+            return np.zeros((len(df), 0))
+        return np.hstack(parts)
+
+
+def subsample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most n rows, drawn without replacement (the whole frame when it is small enough)."""
+    if len(df) <= n:
+        return df
+    return df.sample(n=n, random_state=seed)
