@@ -122,6 +122,7 @@ def test_run_gives_exactly_n_rows_although_rules_reject_some(tmp_path, small_loa
     assert m["rounds"][1]["asked"] > 40 - m["rounds"][0]["kept"]  # sized by the observed acceptance rate
     assert m["versions"]["seedgen"] and m["versions"]["python"] and "pandas" in m["versions"]
     assert m["steps"]["profile"]["status"] == "done"
+    assert m["steps"]["profile"]["detail"]["real_rows"] == 420  # 30 % of the 600 real rows held out
     assert {"profile", "round_1"} <= set(m["seeds"])
     assert (out / "seeds.json").exists() and not (out / "rounds").exists()
 
@@ -254,6 +255,9 @@ def test_init_writes_files_that_run_accepts(tmp_path, small_loans):
     assert result.status == "complete"
     assert len(read(folder / "run" / "accepted.csv")) == 15
     assert (folder / "run" / "report" / "report.html").exists()
+    assert (folder / "run" / "report" / "metrics.json").exists()
+    headline = manifest(folder / "run")["steps"]["evaluate"]["detail"]["headline"]
+    assert 0 < headline["shape"] <= 1
     # init refuses to overwrite, unless forced.
     res = CliRunner().invoke(main, ["init", str(small_loans), "-o", str(folder)])
     assert res.exit_code == 2 and "--force" in res.stderr

@@ -316,7 +316,7 @@ def _commit_round(
     t.input_tokens += rnd.input_tokens
     t.output_tokens += rnd.output_tokens
     if judge is not None:
-        t.judge_requests += _stat(judge, "requests")
+        t.judge_requests += _stat(judge, "requests", "calls")
         t.judge_input_tokens += _stat(judge, "input_tokens")
         t.judge_output_tokens += _stat(judge, "output_tokens")
     for k, v in rnd.reasons.items():
@@ -391,15 +391,27 @@ def _evaluate(
     step.status, step.started = "running", now()
     save_manifest(m, folder)
     t0 = time.perf_counter()
-    evaluate(
+    metrics = evaluate(
         fit_path, os.path.join(folder, ACCEPTED), os.path.join(folder, REPORT), holdout=holdout,
         target=cfg.eval_target, rules=cfg.eval_rules, seed=cfg.seed, quiet=say.quiet,
     )  # fmt: skip
     step.seconds = round(time.perf_counter() - t0, 3)
     step.status = "done"
-    step.detail = {"rows": m.committed.accepted, "report": os.path.join(REPORT, "report.html")}
+    step.detail = {
+        "rows": m.committed.accepted,
+        "report": os.path.join(REPORT, "report.html"),
+        "headline": _headline(metrics),
+    }
     m.seeds["evaluate"] = cfg.seed
     save_manifest(m, folder)
+
+
+def _headline(metrics) -> dict[str, float | None]:
+    """The report's headline scores (value only) for run.json; empty if the metrics don't offer them."""
+    try:
+        return {k: getattr(v, "value", v) for k, v in metrics.headline().items()}
+    except Exception:  # the report is written either way; the manifest just lacks the summary
+        return {}
 
 
 # --------------------------------------------------------------------------- entry point
