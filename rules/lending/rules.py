@@ -33,25 +33,25 @@ def _numbers(s: pd.Series) -> np.ndarray:
     ).to_numpy(dtype=float)
 
 
-def _rate_percent(df: pd.DataFrame, ctx: RuleContext | None) -> np.ndarray:
+def _rate_percent(df: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
     """Interest rates in percent: a column whose real maximum is ≤ 1 is written as a fraction (0.1261)."""
     rate = _numbers(df["interest_rate"])
-    spec = ctx.spec("interest_rate") if ctx is not None else None
+    spec = ctx.spec("interest_rate")
     if spec is not None and isinstance(spec.max, float):
         return rate * 100 if spec.max <= 1 else rate
     with np.errstate(invalid="ignore"):
         return np.where(rate <= 1, rate * 100, rate)
 
 
-def _expected_installment(df: pd.DataFrame, ctx: RuleContext | None) -> np.ndarray:
+def _expected_installment(df: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
     return emi(_numbers(df["loan_amount"]), _rate_percent(df, ctx), _numbers(df["term"]))
 
 
-def _emi_ok(df: pd.DataFrame, ctx: RuleContext | None) -> tuple[np.ndarray, np.ndarray]:
-    tol = ctx.options(emi_installment)["tolerance"] if ctx is not None else 0.01
+def _emi_ok(df: pd.DataFrame, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
+    tol = ctx.options(emi_installment)["tolerance"]
     expected = _expected_installment(df, ctx)
     actual = _numbers(df["installment"])
-    slack = ctx.half_unit("installment") if ctx is not None else 0.005
+    slack = ctx.half_unit("installment") if ctx.spec("installment") else 0.005
     with np.errstate(invalid="ignore"):
         ok = (
             ~np.isfinite(expected)
@@ -61,13 +61,13 @@ def _emi_ok(df: pd.DataFrame, ctx: RuleContext | None) -> tuple[np.ndarray, np.n
     return ok, expected
 
 
-def _fix_emi(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+def _fix_emi(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     _, expected = _emi_ok(df, ctx)
     value = np.round(expected, ctx.decimals("installment", 2))
     col = df["installment"].to_numpy(dtype=float, copy=True)
     take = failed.to_numpy() & np.isfinite(value)
     col[take] = value[take]
-    return pd.DataFrame({"installment": col}, index=df.index)
+    return {"installment": col}
 
 
 @rule(
@@ -95,15 +95,29 @@ def emi_installment(df: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     return pd.Series(ok, index=df.index)
 
 
-def _fix_grade(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
-    first = df["sub_grade"].astype("string").str.strip().str[:1]
+def _grade_check(df: pd.DataFrame, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: does sub_grade start with grade; and the grade letter the sub-grade implies."""
+    sub, grade = ctx.factor(df, "sub_grade"), ctx.factor(df, "grade")
+    letters = [k.strip()[:1] for k in sub.keys]
+    # Compare in grade's code space (stripped spellings): integers per row, no string work per row.
+    canon: dict[str, int] = {}
+    gid = [canon.setdefault(k.strip(), len(canon)) for k in grade.keys]
+    row_grade = grade.take(gid, -1).astype(np.int64)
+    row_sub = sub.take([canon.get(x, -2) for x in letters], -3).astype(np.int64)
+    ok = sub.null | grade.null | (row_grade == row_sub)
+    return ok, sub.take(letters, None)
+
+
+def _fix_grade(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
+    ok, letter = _grade_check(df, ctx)
     spec = ctx.spec("grade")
-    if spec is not None and spec.categories:
-        first = first.where(first.isin([c.value for c in spec.categories]))
-    grade = df["grade"].copy()
-    take = failed & first.notna()
-    grade[take] = first[take].astype(object)
-    return pd.DataFrame({"grade": grade}, index=df.index)
+    allowed = {c.value for c in spec.categories} if spec is not None and spec.categories else None
+    take = failed.to_numpy() & ~ok & pd.notna(letter)
+    if allowed is not None:
+        take &= np.isin(letter, list(allowed))
+    grade = df["grade"].to_numpy(dtype=object, copy=True)
+    grade[take] = letter[take]
+    return {"grade": grade}
 
 
 @rule(
@@ -124,10 +138,8 @@ def grade_subgrade(df: pd.DataFrame, ctx: RuleContext) -> pd.Series:
 
     **Best practice**: ``grade = "C", sub_grade = "C3"``.
     """
-    sub = df["sub_grade"].astype("string").str.strip()
-    grade = df["grade"].astype("string").str.strip()
-    ok = sub.isna() | grade.isna() | (sub.str[:1] == grade)
-    return ok.astype("boolean").fillna(True).astype(bool)
+    ok, _ = _grade_check(df, ctx)
+    return pd.Series(ok, index=df.index)
 
 
 def robust_bands(
@@ -175,18 +187,18 @@ def rate_band(df: pd.DataFrame, ctx: RuleContext) -> pd.Series:
 
     **Best practice**: ``sub_grade = "A1", interest_rate = 5.31``.
     """
-    bands = _bands(ctx) if ctx is not None else None
+    bands = _bands(ctx)
     if not bands:
-        if ctx is not None:
-            ctx.note(
-                "rule LN03 lending.rate_band has no bands (no category_band in seeds, no --real): not checked"
-            )
+        ctx.note(
+            "rule LN03 lending.rate_band has no bands (no category_band in seeds, no --real): not checked"
+        )
         return pd.Series(True, index=df.index)
-    key = df["sub_grade"].astype("string").str.strip()
-    lo = key.map({k: v[0] for k, v in bands.items()}).to_numpy(dtype=float, na_value=np.nan)
-    hi = key.map({k: v[1] for k, v in bands.items()}).to_numpy(dtype=float, na_value=np.nan)
+    key = ctx.factor(df, "sub_grade")
+    stripped = [k.strip() for k in key.keys]
+    lo = key.take([bands.get(k, (np.nan, np.nan))[0] for k in stripped], np.nan).astype(float)
+    hi = key.take([bands.get(k, (np.nan, np.nan))[1] for k in stripped], np.nan).astype(float)
     rate = _numbers(df["interest_rate"])
-    tol = (ctx.half_unit("interest_rate") if ctx is not None else 0.0) + 1e-9
+    tol = ctx.half_unit("interest_rate") + 1e-9
     with np.errstate(invalid="ignore"):
         ok = np.isnan(rate) | np.isnan(lo) | ((rate >= lo - tol) & (rate <= hi + tol))
     return pd.Series(ok, index=df.index)
@@ -214,9 +226,10 @@ def mortgage_accounts(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 
     **Best practice**: ``homeownership = "MORTGAGE", num_mort_accounts = 1``.
     """
-    value = str(ctx.options(mortgage_accounts)["value"] if ctx is not None else "MORTGAGE").casefold()
-    home = df["homeownership"].astype("string").str.strip().str.casefold()
+    value = str(ctx.options(mortgage_accounts)["value"]).casefold()
+    home = ctx.factor(df, "homeownership")
+    is_value = home.take([k.strip().casefold() == value for k in home.keys], False).astype(bool)
     accounts = _numbers(df["num_mort_accounts"])
     with np.errstate(invalid="ignore"):
-        ok = ~(home == value).fillna(False).to_numpy(dtype=bool) | np.isnan(accounts) | (accounts >= 1)
+        ok = ~is_value | np.isnan(accounts) | (accounts >= 1)
     return [Check(pd.Series(ok, index=df.index), "num_mort_accounts", None)]

@@ -42,7 +42,7 @@ def _key(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- schema and formats
 
 
-def _fix_parse(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+def _fix_parse(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     out = {}
     for spec in ctx.columns:
         if ctx.raw is None or spec.name not in df.columns or spec.name not in ctx.raw.columns:
@@ -63,7 +63,7 @@ def _fix_parse(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.Data
         col = df[spec.name].copy()
         col[bad] = value
         out[spec.name] = col
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 @rule(
@@ -101,13 +101,28 @@ def schema_format(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     return checks
 
 
-def _fix_precision(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+def _off_precision(df: pd.DataFrame, ctx: RuleContext, spec) -> np.ndarray | None:
+    d = 0 if spec.kind == "integer" else spec.decimals
+    if d is None or d >= 12:
+        return None
+
+    def compute():
+        v = df[spec.name].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            if d == 0:  # whole numbers are exact in floating point: no tolerance needed
+                return (np.rint(v) != v) & (v == v)
+            return np.abs(v - np.round(v, d)) > 1e-9 * np.maximum(1.0, np.abs(v))
+
+    return ctx.memo(df, spec.name, "SC02", compute)
+
+
+def _fix_precision(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     out = {}
     for spec in _numeric_columns(df, ctx):
-        d = 0 if spec.kind == "integer" else spec.decimals
-        if d is not None:
-            out[spec.name] = df[spec.name].round(d)
-    return pd.DataFrame(out, index=df.index)
+        off = _off_precision(df, ctx, spec)
+        if off is not None and off.any():
+            out[spec.name] = df[spec.name].round(0 if spec.kind == "integer" else spec.decimals)
+    return out
 
 
 @rule(
@@ -130,13 +145,9 @@ def schema_precision(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     """
     checks = []
     for spec in _numeric_columns(df, ctx):
-        d = 0 if spec.kind == "integer" else spec.decimals
-        if d is None or d >= 12:
-            continue
-        v = df[spec.name].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            off = np.abs(v - np.round(v, d)) > 1e-9 * np.maximum(1.0, np.abs(v))
-        if off.any():
+        off = _off_precision(df, ctx, spec)
+        if off is not None and off.any():
+            d = 0 if spec.kind == "integer" else spec.decimals
             label = "whole number" if d == 0 else f"at most {d} decimals"
             checks.append(Check(pd.Series(~off, index=df.index), spec.name, f"{spec.name}: not a {label}"))
     return checks
@@ -154,33 +165,44 @@ def _known(spec) -> list[str]:
     return [c.value for c in spec.categories or []]
 
 
-def _fix_categories(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
-    out = {}
+def _category_columns(df: pd.DataFrame, ctx: RuleContext):
     for spec in ctx.columns:
         known = _known(spec)
-        if spec.kind not in ("categorical", "boolean") or not known or spec.name not in df.columns:
-            continue
-        s = df[spec.name]
-        bad = failed & s.notna() & ~s.isin(known)
+        if spec.kind in ("categorical", "boolean") and known and spec.name in df.columns:
+            yield spec, known
+
+
+def _unknown(df: pd.DataFrame, ctx: RuleContext, spec, known) -> np.ndarray:
+    def compute():
+        f = ctx.factor(df, spec.name)
+        seen = set(known)
+        return f.take([k not in seen for k in f.keys], False).astype(bool)
+
+    return ctx.memo(df, spec.name, "CT01", compute)
+
+
+def _fix_categories(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
+    out = {}
+    for spec, known in _category_columns(df, ctx):
+        bad = failed.to_numpy() & _unknown(df, ctx, spec, known)
         if not bad.any():
             continue
         lookup = dict(zip(_norm(pd.Series(known)), known, strict=True))
         if spec.kind == "boolean":
             # Map any true/false spelling onto the real data's own spelling of it.
             for v in known:
-                group = (
-                    _TRUE
-                    if v.strip().casefold() in _TRUE
-                    else _FALSE
-                    if v.strip().casefold() in _FALSE
-                    else ()
-                )
-                for alias in group:
+                low = v.strip().casefold()
+                for alias in _TRUE if low in _TRUE else _FALSE if low in _FALSE else ():
                     lookup.setdefault(alias, v)
-        col = s.copy()
-        col[bad] = _norm(s[bad]).map(lookup).where(lambda m: m.notna(), s[bad])
+        # Repair the few distinct wrong spellings, then gather per row.
+        f = ctx.factor(df, spec.name)
+        repaired = [lookup.get(n) for n in _norm(pd.Series(f.keys, dtype=object))]
+        new = f.take(repaired, None)
+        col = df[spec.name].to_numpy(dtype=object, copy=True)
+        take = bad & pd.notna(new)
+        col[take] = new[take]
         out[spec.name] = col
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 @rule(
@@ -201,16 +223,11 @@ def categories_known(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     **Best practice**: ``homeownership = "MORTGAGE"``.
     """
     checks = []
-    for spec in ctx.columns:
-        known = _known(spec)
-        if spec.kind not in ("categorical", "boolean") or not known or spec.name not in df.columns:
-            continue
-        s = df[spec.name]
-        ok = s.isna() | s.isin(known)
-        if not ok.all():
-            checks.append(
-                Check(ok, spec.name, f"{spec.name}: value not among the {len(known)} real categories")
-            )
+    for spec, known in _category_columns(df, ctx):
+        bad = _unknown(df, ctx, spec, known)
+        if bad.any():
+            reason = f"{spec.name}: value not among the {len(known)} real categories"
+            checks.append(Check(pd.Series(~bad, index=df.index), spec.name, reason))
     return checks
 
 
@@ -254,7 +271,7 @@ def range_observed(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
             if lo is not None:
                 inside &= (s >= lo).to_numpy()
             if hi is not None:
-                # A month or year format names a period: the whole last period is inside.
+                # A date written without a time of day covers that whole day.
                 inside &= (s <= hi + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).to_numpy()
             ok |= inside
             text = f"[{spec.min}, {spec.max}]"
@@ -291,11 +308,12 @@ def nulls_impossible(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     for spec in ctx.columns:
         if spec.nullable or spec.null_rate > 0 or spec.name not in df.columns:
             continue
-        ok = df[spec.name].notna()
-        if spec.kind in ("categorical", "text", "id", "boolean"):
-            ok &= df[spec.name].astype(str).str.strip().ne("") | df[spec.name].isna()
-        if not ok.all():
-            checks.append(Check(ok, spec.name, None))
+        null = ctx.isnull(df, spec.name)
+        if df[spec.name].dtype == object:
+            f = ctx.factor(df, spec.name)
+            null = null | f.take([not k.strip() for k in f.keys], False).astype(bool)
+        if null.any():
+            checks.append(Check(pd.Series(~null, index=df.index), spec.name, None))
     return checks
 
 

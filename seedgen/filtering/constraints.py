@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seedgen.filtering.builtin import _key
 from seedgen.filtering.context import RuleContext
 from seedgen.filtering.registry import Check, rule
 
@@ -36,20 +35,35 @@ def _label(c, default: str) -> str:
 # --------------------------------------------------------------------------- functional dependency
 
 
-def _fix_fd(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+def _fd(df: pd.DataFrame, ctx: RuleContext, c) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: does rhs hold the value lhs determines; and that value (None where lhs maps to nothing)."""
+    lhs, rhs = ctx.factor(df, c.lhs), ctx.factor(df, c.rhs)
+    expected = [c.mapping.get(k) for k in lhs.keys]
+    # Compare in rhs's code space: integers per row, no string comparisons.
+    index = {k: i for i, k in enumerate(rhs.keys)}
+    want = lhs.take([-3 if e is None else index.get(e, -2) for e in expected], -3).astype(np.int64)
+    ok = (want == -3) | rhs.null | (rhs.codes == want)
+    return ok, lhs.take(expected, None)
+
+
+def _fix_fd(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     out = {}
     for c in ctx.constraints("functional_dependency"):
         if not (c.lhs in df.columns and c.rhs in df.columns):
             continue
-        expected = _key(df[c.lhs]).map(c.mapping)
-        take = failed & expected.notna()
-        col = out.get(c.rhs, df[c.rhs]).copy()
-        if pd.api.types.is_numeric_dtype(col):
-            col[take] = pd.to_numeric(expected[take], errors="coerce")
+        ok, expected = _fd(df, ctx, c)
+        take = failed.to_numpy() & ~ok & pd.notna(expected)
+        if not take.any():
+            continue
+        base = out.get(c.rhs, df[c.rhs])
+        if pd.api.types.is_numeric_dtype(base):
+            col = np.asarray(base, dtype=float).copy()
+            col[take] = pd.to_numeric(pd.Series(expected[take]), errors="coerce").to_numpy(dtype=float)
         else:
+            col = np.asarray(base, dtype=object).copy()
             col[take] = expected[take]
         out[c.rhs] = col
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 @rule(
@@ -72,10 +86,10 @@ def functional_dependency(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     for c in ctx.constraints("functional_dependency"):
         if not _usable(c, df, ctx, c.lhs, c.rhs):
             continue
-        expected = _key(df[c.lhs]).map(c.mapping)
-        actual = _key(df[c.rhs])
-        ok = expected.isna() | actual.isna() | (actual == expected)
-        checks.append(Check(ok, c.rhs, f"{c.rhs}: not the value {c.lhs} determines"))
+        ok, _ = _fd(df, ctx, c)
+        checks.append(
+            Check(pd.Series(ok, index=df.index), c.rhs, f"{c.rhs}: not the value {c.lhs} determines")
+        )
     return checks
 
 
@@ -94,9 +108,9 @@ def category_band(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     for c in ctx.constraints("category_band"):
         if not _usable(c, df, ctx, c.category, c.column):
             continue
-        key = _key(df[c.category])
-        lo = key.map({k: v[0] for k, v in c.bands.items()}).to_numpy(dtype=float)
-        hi = key.map({k: v[1] for k, v in c.bands.items()}).to_numpy(dtype=float)
+        key = ctx.factor(df, c.category)
+        lo = key.lookup({k: v[0] for k, v in c.bands.items()}).astype(float)
+        hi = key.lookup({k: v[1] for k, v in c.bands.items()}).astype(float)
         v = _num(df, c.column)
         tol = ctx.half_unit(c.column) + 1e-9
         with np.errstate(invalid="ignore"):
@@ -137,12 +151,11 @@ def inequality(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     return checks
 
 
-def _condition(df: pd.DataFrame, col: str, when: str) -> np.ndarray:
-    s = df[col]
+def _condition(df: pd.DataFrame, ctx: RuleContext, col: str, when: str) -> np.ndarray:
     if when == "null":
-        return s.isna().to_numpy()
+        return ctx.isnull(df, col)
     if when == "not_null":
-        return s.notna().to_numpy()
+        return ~ctx.isnull(df, col)
     v = _num(df, col)
     with np.errstate(invalid="ignore"):
         return (v > 0) if when == "positive" else (v == 0)
@@ -163,7 +176,7 @@ def conditional_range(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     for c in ctx.constraints("conditional_range"):
         if not _usable(c, df, ctx, c.when_column, c.column):
             continue
-        cond = _condition(df, c.when_column, c.when)
+        cond = _condition(df, ctx, c.when_column, c.when)
         v = _num(df, c.column)
         tol = ctx.half_unit(c.column)
         lo = -np.inf if c.low is None else c.low - tol
@@ -216,7 +229,7 @@ def _identity_checks(df, ctx, kind):
 
 
 def _fix_identity(kind):
-    def fix(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+    def fix(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
         out = {}
         for c, pred, ok in _identity_checks(df, ctx, kind):
             d = ctx.decimals(c.target)
@@ -224,8 +237,8 @@ def _fix_identity(kind):
             col = out.get(c.target, df[c.target]).to_numpy(dtype=float, copy=True)
             take = ~ok & np.isfinite(value)
             col[take] = value[take]
-            out[c.target] = pd.Series(col, index=df.index)
-        return pd.DataFrame(out, index=df.index)
+            out[c.target] = col
+        return out
 
     return fix
 
@@ -281,17 +294,20 @@ def product(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 # --------------------------------------------------------------------------- null patterns
 
 
-def _fix_null_pattern(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> pd.DataFrame:
+def _fix_null_pattern(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     out = {}
     for c in ctx.constraints("null_pattern"):
         if not (c.column in df.columns and c.when_column in df.columns):
             continue
-        cond = _condition(df, c.when_column, c.when)
-        col = out.get(c.column, df[c.column]).copy()
-        take = failed.to_numpy() & cond & col.notna().to_numpy()
-        col[take] = np.nan if pd.api.types.is_float_dtype(col) else None
+        cond = _condition(df, ctx, c.when_column, c.when)
+        base = out.get(c.column, df[c.column])
+        take = failed.to_numpy() & cond & ~base.isna().to_numpy()
+        if not take.any():
+            continue
+        col = base.to_numpy(copy=True)
+        col[take] = np.nan if pd.api.types.is_float_dtype(base) else None
         out[c.column] = col
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 @rule(
@@ -315,8 +331,8 @@ def null_pattern(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     for c in ctx.constraints("null_pattern"):
         if not _usable(c, df, ctx, c.column, c.when_column):
             continue
-        cond = _condition(df, c.when_column, c.when)
-        ok = df[c.column].isna().to_numpy() == cond
+        cond = _condition(df, ctx, c.when_column, c.when)
+        ok = ctx.isnull(df, c.column) == cond
         checks.append(
             Check(
                 pd.Series(ok, index=df.index),

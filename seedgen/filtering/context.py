@@ -23,6 +23,45 @@ DEFAULT_MIN_SUPPORT = 0.999
 
 
 @dataclass
+class Factor:
+    """A column as integer codes (-1 = missing) into its distinct values, written as keys.
+
+    Keys are strings as the real data writes them ("3" for 3.0, "C3" for "C3"), the form seeds.json
+    mappings use. `take` gathers a per-distinct-value array back to rows.
+    """
+
+    codes: np.ndarray
+    keys: list[str]
+
+    @classmethod
+    def of(cls, s: pd.Series) -> Factor:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        return cls(codes=np.asarray(codes, dtype=np.int64), keys=[_as_key(u) for u in uniques])
+
+    @property
+    def null(self) -> np.ndarray:
+        return self.codes < 0
+
+    def take(self, per_key, missing) -> np.ndarray:
+        """Per-row values from one value per key (`per_key[i]` for key i); `missing` for missing rows."""
+        values = list(per_key) + [missing]
+        arr = np.array(values, dtype=object if any(isinstance(v, str) or v is None for v in values) else None)
+        return arr[self.codes]  # code -1 picks the appended `missing`
+
+    def lookup(self, mapping: dict, missing=np.nan) -> np.ndarray:
+        """Per-row `mapping[key]`, `missing` where the key is not in the mapping or the value is missing."""
+        return self.take([mapping.get(k, missing) for k in self.keys], missing)
+
+
+def _as_key(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    return str(value)
+
+
+@dataclass
 class RuleContext:
     """The schema, constraints and reference data a rule may use; plus per-rule configuration."""
 
@@ -38,6 +77,7 @@ class RuleContext:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     _notes: set = field(default_factory=set)
     _cache: dict = field(default_factory=dict)
+    _frames: dict = field(default_factory=dict)
 
     @property
     def columns(self) -> list[ColumnSpec]:
@@ -92,6 +132,43 @@ class RuleContext:
             if c.kind == "domain" and (c.name == rule.name or c.code == rule.code):
                 return c
         return None
+
+    # -- fast per-column helpers, computed once per frame and shared by every rule -----------------------
+
+    def factor(self, df: pd.DataFrame, column: str) -> Factor:
+        """The column as codes into its distinct values (see `Factor`); computed once per frame and column.
+
+        Rules that compare categories, look values up in a mapping or test spellings should work on the
+        few distinct values and gather per row with the codes: hashing a million strings once is the
+        expensive part, and every rule shares it.
+        """
+        return self.memo(df, column, "factor", lambda: Factor.of(df[column]))
+
+    def memo(self, df: pd.DataFrame, column: str, key: str, compute):
+        """A per-column result cached for this frame (and kept across fixes that leave the column alone)."""
+        entry = self._frames.get(id(df))
+        if entry is None or entry[0] is not df:
+            entry = (df, {})
+            self._frames[id(df)] = entry
+        cache = entry[1].setdefault(column, {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    def isnull(self, df: pd.DataFrame, column: str) -> np.ndarray:
+        """Missing values of a column as a boolean array (NaN, NaT, None)."""
+        s = df[column]
+        if s.dtype.kind == "f":
+            return np.isnan(s.to_numpy())
+        if s.dtype.kind == "M":
+            return np.isnat(s.to_numpy())
+        return self.factor(df, column).codes < 0
+
+    def carry(self, old: pd.DataFrame, new: pd.DataFrame, changed) -> None:
+        """Keep the per-column caches of `old` for the columns a fix did not change in `new`."""
+        entry = self._frames.get(id(old))
+        if entry is not None and entry[0] is old:
+            self._frames[id(new)] = (new, {c: f for c, f in entry[1].items() if c not in set(changed)})
 
     def note(self, message: str) -> None:
         """Log an explanatory message once per run (skipped rules, unenforced constraints)."""

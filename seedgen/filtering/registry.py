@@ -99,7 +99,13 @@ class Rule:
         return self.fix is not None
 
     def __call__(self, df: pd.DataFrame, ctx=None):
-        return self.func(df, ctx) if self._takes_ctx else self.func(df)
+        if not self._takes_ctx:
+            return self.func(df)
+        if ctx is None:
+            from seedgen.filtering.context import RuleContext
+
+            ctx = RuleContext()
+        return self.func(df, ctx)
 
     def __repr__(self) -> str:
         return f"Rule({self.code} {self.name})"
@@ -120,7 +126,7 @@ def rule(
 
     `columns` are the columns the rule needs (it is skipped, with a log line, when one is missing);
     `reason` is the short text put into `_reasons` (defaults to the docstring's first line); `fix` is
-    `fix(df, ctx, failed) -> DataFrame` holding the repaired columns (only failing rows are written back).
+    `fix(df, ctx, failed) -> dict | DataFrame` of repaired columns (only failing rows are written back).
     """
 
     def wrap(fn: Callable) -> Rule:
