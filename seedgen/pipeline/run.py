@@ -158,7 +158,10 @@ def _real_tables(cfg: PipelineConfig):
     fit, hold = train_test_split(df, test_size=n_hold, random_state=cfg.seed, stratify=stratify)
     ext = ".parquet" if parquet else ".csv"
     with tempfile.TemporaryDirectory(prefix="seedgen-real-") as tmp:
-        fit_path, hold_path = os.path.join(tmp, "fit" + ext), os.path.join(tmp, "holdout" + ext)
+        # Named after the data so the report says which table these rows come from.
+        stem = os.path.splitext(os.path.basename(cfg.data.removesuffix(".gz")))[0]
+        fit_path = os.path.join(tmp, f"{stem}.profiled{ext}")
+        hold_path = os.path.join(tmp, f"{stem}.holdout{ext}")
         write_table(fit.sort_index(), fit_path)
         write_table(hold.sort_index(), hold_path)
         yield fit_path, hold_path
