@@ -44,7 +44,10 @@ def features(df: pd.DataFrame, columns, categories: dict[str, list[str]]) -> tup
             is_cat.append(False)
         else:
             cats = categories[spec.name]
-            codes = pd.Categorical(category_values(df[spec.name]), categories=cats).codes.astype(float)
+            codes = pd.Index(cats, dtype=object).get_indexer(
+                category_values(df[spec.name]).to_numpy(dtype=object)
+            )
+            codes = codes.astype(float)
             missing = df[spec.name].isna().to_numpy()
             codes[(codes < 0) & ~missing] = len(cats)  # unseen category → "other"
             codes[missing] = np.nan

@@ -8,8 +8,8 @@ real row escapes the search. Three measures:
 - DCR, the distance to the closest real training row; compared with the same distance for fresh real rows
   (the holdout, or real rows to their closest *other* real row), which is what "not copied" looks like.
 - DCR share, the share of synthetic rows closer to a training row than to any holdout row, with the
-  training side subsampled to the holdout's size: ≈ 0.5 means no memorization, 1.0 means every synthetic
-  row hugs a training row.
+  training side subsampled to the holdout's size: ≈ 0.5 means no memorization. A copy of the training
+  rows scores 0.5 + 0.5·n_holdout/n_training (1.0 when both sides are the same size).
 - NNDR, nearest / second-nearest real distance: close to 0 means a synthetic row singles out one real row.
 """
 

@@ -269,7 +269,7 @@ class Encoder:
             else:
                 cats = self.cats[spec.name]
                 values = category_values(df[spec.name])
-                codes = pd.Categorical(values, categories=cats).codes
+                codes = pd.Index(cats, dtype=object).get_indexer(values.to_numpy(dtype=object))
                 onehot = np.zeros((len(df), len(cats) + 1))
                 onehot[np.arange(len(df)), np.where(codes < 0, len(cats), codes)] = 1.0
                 parts.append(onehot / np.sqrt(2.0))
