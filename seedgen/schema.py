@@ -27,13 +27,41 @@ NUMERIC_KINDS = ("numeric", "integer")
 DISCRETE_KINDS = ("categorical", "boolean")
 
 DATE_FORMATS = [
-    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
-    "%b-%Y", "%b-%y", "%b %Y", "%B %Y", "%Y-%m", "%Y/%m", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%b %d, %Y",
-    "%B %d, %Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%Y%m%d",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%Y",
+    "%m-%d-%Y",
+    "%d-%m-%Y",
+    "%b-%Y",
+    "%b-%y",
+    "%b %Y",
+    "%B %Y",
+    "%Y-%m",
+    "%Y/%m",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d-%b-%y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%Y%m%d",
 ]
 _BOOL_PAIRS = [
-    {"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}, {"0", "1"}, {"0.0", "1.0"},
+    {"true", "false"},
+    {"yes", "no"},
+    {"y", "n"},
+    {"t", "f"},
+    {"0", "1"},
+    {"0.0", "1.0"},
 ]
 
 
@@ -59,7 +87,9 @@ class ColumnSpec(StrictModel):
     mean_length: float | None = Field(None, description="mean length of text values")
     excluded: bool = Field(False, description="left out of clustering (constant, id, dropped)")
     exclude_reason: str | None = None
-    llm: bool = Field(False, description="written by the LLM in hybrid mode (free text, or marked by the user)")
+    llm: bool = Field(
+        False, description="written by the LLM in hybrid mode (free text, or marked by the user)"
+    )
     target: bool = False
 
 
@@ -111,8 +141,9 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
     spec = dict(name=name, null_rate=round(null_rate, 6), nullable=null_rate > 0)
     if nn == 0:
         log.warning("column %r is empty (all null); it will be written empty", name)
-        return ColumnSpec(kind="categorical", n_unique=0, categories=[], excluded=True,
-                          exclude_reason="all null", **spec)
+        return ColumnSpec(
+            kind="categorical", n_unique=0, categories=[], excluded=True, exclude_reason="all null", **spec
+        )
     n_unique = int(nonnull.nunique())
     spec["n_unique"] = n_unique
     raw_values = set(raw.dropna().astype(str).str.strip().unique()[:10]) if n_unique <= 2 else set()
@@ -130,19 +161,35 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
         kind = "integer" if integral else "numeric"
         if integral and n_unique == nn and nn >= 20 and _dense_or_monotonic(values):
             kind = "id"
-        return ColumnSpec(kind=kind, decimals=decimals, fixed_decimals=fixed,
-                          min=float(values.min()), max=float(values.max()), **spec)
+        return ColumnSpec(
+            kind=kind,
+            decimals=decimals,
+            fixed_decimals=fixed,
+            min=float(values.min()),
+            max=float(values.max()),
+            **spec,
+        )
 
     if pd.api.types.is_datetime64_any_dtype(data):
-        return ColumnSpec(kind="datetime", date_format="%Y-%m-%d %H:%M:%S",
-                          min=str(nonnull.min()), max=str(nonnull.max()), **spec)
+        return ColumnSpec(
+            kind="datetime",
+            date_format="%Y-%m-%d %H:%M:%S",
+            min=str(nonnull.min()),
+            max=str(nonnull.max()),
+            **spec,
+        )
 
     text = nonnull.astype(str)
     fmt = _guess_date_format(raw if raw.notna().any() else text)
     if fmt:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce").dropna()
-        return ColumnSpec(kind="datetime", date_format=fmt, min=parsed.min().strftime(fmt),
-                          max=parsed.max().strftime(fmt), **spec)
+        return ColumnSpec(
+            kind="datetime",
+            date_format=fmt,
+            min=parsed.min().strftime(fmt),
+            max=parsed.max().strftime(fmt),
+            **spec,
+        )
     if n_unique == nn and nn >= 20 and not text.str.contains(r"\s").any():
         return ColumnSpec(kind="id", mean_length=float(text.str.len().mean()), **spec)
     limit = min(1000, max(30, int(0.1 * nn)))
@@ -158,11 +205,16 @@ def _dense_or_monotonic(values: pd.Series) -> bool:
 
 def _freqs(raw: pd.Series, data: pd.Series) -> list[CategoryFreq]:
     # Spellings come from the typed data rendered as written; all categories are kept, rare ones too.
-    s = data.dropna()
-    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
-        s = s.map(lambda v: _as_written(v))
-    vc = s.astype(str).value_counts(normalize=True)
-    return [CategoryFreq(value=str(k), frequency=round(float(v), 8)) for k, v in vc.items()]
+    # Count first, spell the (few) distinct values after: mapping every row in Python is slow at 1M rows.
+    vc = data.dropna().value_counts(normalize=True)
+    spelled: dict[str, float] = {}
+    for k, v in vc.items():
+        key = str(k) if isinstance(k, str) else _as_written(k)
+        spelled[key] = spelled.get(key, 0.0) + float(v)
+    return [
+        CategoryFreq(value=k, frequency=round(v, 8))
+        for k, v in sorted(spelled.items(), key=lambda kv: -kv[1])
+    ]
 
 
 def _as_written(v) -> str:
@@ -173,7 +225,9 @@ def _as_written(v) -> str:
     return str(v)
 
 
-def infer_schema(table: Table, *, drop: list[str] | None = None, target: str | None = None) -> list[ColumnSpec]:
+def infer_schema(
+    table: Table, *, drop: list[str] | None = None, target: str | None = None
+) -> list[ColumnSpec]:
     """Infer a ColumnSpec for every column; constant and id columns are excluded from clustering."""
     specs = []
     for name in table.data.columns:
@@ -209,11 +263,13 @@ def coerce(df: pd.DataFrame, columns: list[ColumnSpec], *, errors: str = "coerce
             else:
                 out[spec.name] = pd.to_datetime(s.astype("string"), format=spec.date_format, errors="coerce")
         else:
-            v = s.astype(object)
-            mask = s.notna()
-            if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
-                v = s.map(_as_written, na_action="ignore").astype(object)
-            out[spec.name] = v.where(mask, None)
+            if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+                out[spec.name] = s.astype(object).where(s.notna(), None)
+            else:
+                # Spell each distinct value once, then index: no per-row Python call.
+                codes, uniques = pd.factorize(s)
+                spelled = np.array([_as_written(u) for u in uniques] + [None], dtype=object)
+                out[spec.name] = pd.Series(spelled[codes], index=s.index, dtype=object)
     return pd.DataFrame(out, index=df.index)
 
 

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import logging
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from seedgen.seeds import ProfileSettings, SeedFile, SourceInfo, save_seeds
 __all__ = ["profile"]
 
 log = logging.getLogger("seedgen")
+
+#: rows the sampler is fitted on (a random sample of larger tables)
+SAMPLER_ROWS = 100_000
 
 _STAGES = ["read", "schema", "cluster", "statistics", "constraints", "sampler", "instructions", "write"]
 
@@ -114,7 +118,12 @@ def profile(
     with progress(quiet) as bar:
         task = bar.add_task("profile: read", total=len(_STAGES))
 
+        clock = {"t": time.perf_counter(), "stage": "read"}
+
         def stage(name: str) -> None:
+            now = time.perf_counter()
+            log.debug("profile: %s took %.1f s", clock["stage"], now - clock["t"])
+            clock.update(t=now, stage=name)
             bar.update(task, advance=1, description=f"profile: {name}")
 
         if isinstance(data, pd.DataFrame):
@@ -139,7 +148,13 @@ def profile(
         rules = discover(typed, columns, seed=seed)
         log.info("%d constraints discovered", len(rules))
         stage("sampler")
-        sampler = fit_sampler(typed, columns, labels, rules, seed)
+        if n_rows > SAMPLER_ROWS:
+            # The sampler's trees and leaf distributions are learned as well from a large random sample,
+            # and fitting them on every row of a million-row table would dominate the run.
+            pick = np.sort(np.random.default_rng(seed).choice(n_rows, SAMPLER_ROWS, replace=False))
+            sampler = fit_sampler(typed.iloc[pick].reset_index(drop=True), columns, labels[pick], rules, seed)
+        else:
+            sampler = fit_sampler(typed, columns, labels, rules, seed)
         stage("instructions")
         name = os.path.basename(source) if source != "<DataFrame>" else "table"
         instructions = render_instructions(

@@ -98,13 +98,14 @@ def _linear_candidates(f: Frame, cols: list[int], p: np.ndarray) -> set[tuple[tu
                 sg_arr = np.array(sg, dtype=np.float64)
                 v = np.einsum("crp,r->cp", p[:, chunk].transpose(1, 2, 0), sg_arr)  # (combos, rows)
                 tol_terms = units[chunk].sum(axis=1)  # (combos,)
-                tol = tol_terms[:, None, None] + units[None, :, None] + scale.T[None, :, :] + 1e-9
-                # v == target  or  v == -target, on every probe row
-                diff_pos = np.abs(v[:, None, :] - p.T[None, :, :]) <= tol
-                diff_neg = np.abs(v[:, None, :] + p.T[None, :, :]) <= tol
-                for tsign, hit in ((1, diff_pos), (-1, diff_neg)):
-                    ci, ti = np.nonzero(hit.all(axis=2))
-                    for c, t in zip(ci, ti, strict=True):
+                for tsign in (1, -1):
+                    # v == tsign * target on every probe row: screen on 8 rows, confirm on all of them.
+                    tol8 = tol_terms[:, None, None] + units[None, :, None] + scale.T[None, :, :8] + 1e-9
+                    hit8 = (np.abs(v[:, None, :8] - tsign * p.T[None, :, :8]) <= tol8).all(axis=2)
+                    ci, ti = np.nonzero(hit8)
+                    tol = tol_terms[ci, None] + units[ti, None] + scale.T[ti] + 1e-9
+                    full = (np.abs(v[ci] - tsign * p.T[ti]) <= tol).all(axis=1)
+                    for c, t in zip(ci[full], ti[full], strict=True):
                         if t in chunk[c]:
                             continue
                         terms = {cols[chunk[c][k]]: -sg[k] * tsign for k in range(r)}
@@ -243,14 +244,14 @@ def product_identities(f: Frame, skip: set[frozenset[str]] = frozenset()) -> lis
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: too few positive rows
             spread = np.nanmax(r, axis=2) - np.nanmin(r, axis=2)
-            centre = np.nanmedian(r, axis=2)
-        fi, ti = np.nonzero((finite >= 20) & (spread <= max_spread))
-        for a, t in zip(fi, ti, strict=True):
+            fi, ti = np.nonzero((finite >= 20) & (spread <= max_spread))
+            centre = np.nanmedian(r[fi, ti], axis=1) if len(fi) else np.zeros(0)
+        for h, (a, t) in enumerate(zip(fi, ti, strict=True)):
             fc, ex = chunk[a]
             if t in fc:
                 continue
             cands.append(
-                (cols[t], {cols[c]: e for c, e in zip(fc, ex, strict=True)}, float(np.exp(centre[a, t])))
+                (cols[t], {cols[c]: e for c, e in zip(fc, ex, strict=True)}, float(np.exp(centre[h])))
             )
     out, seen = [], set()
     for target, factors, scale in cands:
@@ -330,13 +331,7 @@ def conditional_ranges(f: Frame) -> list[ConditionalRange]:
                 continue
             if n_hold < s.min_rows or n_rest < s.min_rows:
                 continue
-            for j in y_cols:
-                if j == i:
-                    continue
-                found = _range_if(f, i, j, when, sample=True)
-                if found is None:
-                    continue
-                low, high, rest_outside = found
+            for j in _screen(f, applies, holds, [j for j in y_cols if j != i]):
                 full = _range_if(f, i, j, when, sample=False)
                 if full is None:
                     continue
@@ -371,6 +366,35 @@ def conditional_ranges(f: Frame) -> list[ConditionalRange]:
             )
         )
     return rules
+
+
+def _screen(f: Frame, applies: np.ndarray, holds: np.ndarray, y_cols: list[int]) -> list[int]:
+    """The columns whose sample range under the condition passes `_range_if`, all columns at once."""
+    s = f.settings
+    if not y_cols:
+        return []
+    y = f.xs[:, y_cols]
+    fy = np.isfinite(y)
+    inside = holds[:, None] & fy
+    rest = (applies & ~holds)[:, None] & fy
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns empty under the condition
+        lo = np.nanmin(np.where(inside, y, np.nan), axis=0)
+        hi = np.nanmax(np.where(inside, y, np.nan), axis=0)
+        y_min, y_max = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+        span = y_max - y_min
+        low_side, high_side = lo > y_min, hi < y_max
+        outside = ((y < lo) & low_side) | ((y > hi) & high_side)
+        share = (outside & rest).sum(0) / np.maximum(rest.sum(0), 1)
+        keep = (
+            (inside.sum(0) >= s.min_rows)
+            & (rest.sum(0) >= s.min_rows)
+            & (span > 0)
+            & (hi - lo <= 0.75 * span)
+            & (low_side | high_side)
+            & (share >= 0.25)
+        )
+    return [y_cols[k] for k in np.flatnonzero(keep)]
 
 
 def _range_if(f: Frame, i: int, j: int, when: str, sample: bool):

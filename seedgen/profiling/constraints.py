@@ -239,17 +239,23 @@ def null_patterns(f: Frame) -> list[NullPattern]:
                 description=f"{q(nullable[j])} is empty exactly when {q(nullable[r])} is empty",
             )
         )
-    # Empty exactly when another column is zero.
+    # Empty exactly when another column is zero: screened on the sample, all pairs at once, then verified.
+    nulls_s = nulls[f.sample]
     for i, xname in enumerate(f.numeric):
-        x = f.x[:, i]
-        fin = np.isfinite(x)
-        zero = (x == 0) & fin
-        pz = zero.sum() / max(fin.sum(), 1)
+        xs = f.xs[:, i]
+        fin_s = np.isfinite(xs)
+        zero_s = (xs == 0) & fin_s
+        pz = zero_s.sum() / max(fin_s.sum(), 1)
         if not 0.005 <= pz <= 0.995:
             continue
-        for k, yname in enumerate(nullable):
+        agree = (nulls_s[fin_s] == zero_s[fin_s][:, None]).mean(axis=0)
+        for k in np.flatnonzero(agree >= s.min_support):
+            yname = nullable[k]
             if yname == xname:
                 continue
+            x = f.x[:, i]
+            fin = np.isfinite(x)
+            zero = (x == 0) & fin
             ny = nulls[fin, k]
             n = int(fin.sum())
             sup = float(np.mean(ny == zero[fin]))

@@ -27,7 +27,7 @@ class DiscoverySettings:
 
     min_support: float = 0.99
     min_rows: int = 30
-    sample_rows: int = 50_000
+    sample_rows: int = 20_000
     #: the shuffled statistic must fail in at least this share of rows ...
     min_chance_error: float = 0.05
     #: ... and the real one in at most this fraction of what the shuffle fails
