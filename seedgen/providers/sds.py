@@ -105,7 +105,7 @@ class SDSProvider(Provider):
         if self._key:  # SDS itself has no auth; the CML proxy in front of it wants the key
             headers["Authorization"] = f"Bearer {self._key.reveal()}"
         self._client = httpx.AsyncClient(
-            base_url=self.base_url or "", headers=headers, timeout=self.options.timeout + 5, trust_env=False
+            base_url=self.base_url or "", headers=headers, timeout=self.options.timeout + 5
         )
         if not self.model:
             self.model = await self._discover_model()
