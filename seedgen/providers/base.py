@@ -295,7 +295,7 @@ class Provider:
         if is_retryable(exc):
             what = f"HTTP {status}: {detail}" if status is not None else detail
             message = f"{where}: endpoint kept failing: {what} (gave up after {attempts} attempts)"
-            fix = exc.fix or "check that the endpoint is up, or lower --concurrency; see max_attempts/timeout"
+            fix = exc.fix or "check that the endpoint is up and reachable, or lower --concurrency"
         else:
             message = f"{where}: " + (f"HTTP {status}: {detail}" if status is not None else detail)
             fix = exc.fix
