@@ -159,7 +159,7 @@ def test_derived_columns_exact(fitted):
     seeds, typed, out = fitted
     assert np.allclose(out["balance"], out["amount"] - out["paid_principal"], atol=1e-6)
     assert np.allclose(out["paid_total"], out["paid_principal"] + out["paid_interest"], atol=1e-6)
-    mapping = dict(zip(typed["sub_grade"], typed["grade"]))
+    mapping = dict(zip(typed["sub_grade"], typed["grade"], strict=False))
     assert (out["sub_grade"].map(mapping) == out["grade"]).all()
     steps = {s.column: s.method for s in seeds.sampler.steps}
     assert steps["balance"] == "linear" and steps["paid_total"] == "linear" and steps["grade"] == "lookup"

@@ -70,20 +70,49 @@ class _Graph:
         return True
 
 
-def _derivation(r: dict, specs: dict[str, ColumnSpec], n_rows: int) -> Derivation | None:
+def _solve_linear(r: dict, k: str) -> dict:
+    """Rewrite target = b + Σ c·t so that member `k` is the target (0 = b + Σ a·x with a_target = −1)."""
+    a = {r["target"]: -1.0, **{t: float(c) for t, c in r["terms"].items()}}
+    ak = a.pop(k)
+    return {
+        **r,
+        "target": k,
+        "terms": {j: -v / ak for j, v in a.items()},
+        "intercept": -float(r.get("intercept", 0.0)) / ak,
+    }
+
+
+def _solve_product(r: dict, k: str) -> dict:
+    """Rewrite target = s·Π f^e (e = ±1) so that member `k` is the target."""
+    if k == r["target"]:
+        return r
+    ek = int(r["factors"][k])
+    factors = {r["target"]: ek, **{j: -int(e) * ek for j, e in r["factors"].items() if j != k}}
+    return {**r, "target": k, "factors": factors, "scale": float(r.get("scale", 1.0)) ** (-ek)}
+
+
+def _derivation(
+    r: dict, specs: dict[str, ColumnSpec], n_rows: int, n_unique: dict[str, int]
+) -> Derivation | None:
     kind = r.get("kind")
-    if kind == "linear":
-        cols = [r["target"], *r["terms"]]
-        if all(c in specs and specs[c].kind in ("numeric", "integer") for c in cols):
-            return Derivation(r["target"], "linear", list(r["terms"]), r)
-    elif kind == "product":
-        cols = [r["target"], *r["factors"]]
-        if (
-            all(c in specs and specs[c].kind in ("numeric", "integer") for c in cols)
-            and r.get("scale", 1.0) != 0
-        ):
-            return Derivation(r["target"], "product", list(r["factors"]), r)
-    elif kind == "functional_dependency":
+    # A relation that holds only on some rows (others null) cannot produce the column for every row.
+    if int(r.get("n", n_rows)) < 0.99 * n_rows:
+        return None
+    if kind in ("linear", "product"):
+        key = "terms" if kind == "linear" else "factors"
+        members = [r["target"], *r[key]]
+        if not all(c in specs and specs[c].kind in ("numeric", "integer") for c in members):
+            return None
+        if kind == "product" and (r.get("scale", 1.0) == 0 or any(abs(int(e)) != 1 for e in r[key].values())):
+            return None
+        # Compute the member with the most distinct values (the least "round" one): the others keep their
+        # point masses (round amounts, zeros), which a detector would miss if they were computed.
+        best = max(members, key=lambda c: (n_unique.get(c, 0), c == r["target"]))
+        r = _solve_linear(r, best) if kind == "linear" and best != r["target"] else r
+        r = _solve_product(r, best) if kind == "product" else r
+        key_terms = list(r["terms"] if kind == "linear" else r["factors"])
+        return Derivation(r["target"], kind, key_terms, r)
+    if kind == "functional_dependency":
         lhs, rhs = r["lhs"], r["rhs"]
         if lhs not in specs or rhs not in specs or specs[rhs].kind in ("id", "text"):
             return None
@@ -139,7 +168,7 @@ def make_plan(
     for r in rules:
         if float(r.get("support", 0)) < MIN_SUPPORT:
             continue
-        d = _derivation(r, specs, n_rows)
+        d = _derivation(r, specs, n_rows, n_unique)
         if d is None or d.target in derived:
             continue
         if graph.add(d.inputs, d.target):
