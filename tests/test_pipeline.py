@@ -281,3 +281,17 @@ def test_manifest_never_holds_api_keys(tmp_path, small_loans, monkeypatch):
     for path in (tmp_path / "out").rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+
+
+def test_round_size_follows_the_observed_acceptance_rate(tmp_path, small_loans):
+    from seedgen.pipeline.manifest import RunManifest, Totals
+    from seedgen.pipeline.run import _ask
+
+    cfg = load_config(write_pipeline(tmp_path, small_loans, rows=100))
+    cfg.margin = 0.1
+    m = RunManifest(pipeline="p", config={}, rows_requested=100)
+    assert _ask(cfg, m, 100) == 111  # nothing seen yet: the need plus the margin, plus one
+    m.totals = Totals(generated=200, accepted=100)  # half passed
+    assert 215 <= _ask(cfg, m, 100) <= 225
+    m.totals = Totals(generated=1000, accepted=0)  # nothing passes: bounded, not infinite
+    assert _ask(cfg, m, 10) <= 10 / 0.02 * 1.1 + 1

@@ -194,7 +194,7 @@ def _ask(cfg: PipelineConfig, m: RunManifest, need: int) -> int:
     t = m.totals
     passed = t.accepted + t.surplus
     rate = 1.0 if t.generated == 0 else max((passed + 0.5) / (t.generated + 1), MIN_RATE)
-    ask = math.ceil(need / rate * (1 + cfg.margin)) + (1 if cfg.margin else 0)
+    ask = math.ceil(round(need / rate * (1 + cfg.margin), 6)) + (1 if cfg.margin else 0)
     return max(ask, need)
 
 
