@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,17 +46,29 @@ def build_table(n: int, path: Path, seed: int = 0) -> None:
     df.to_csv(path, index=False)
 
 
-def run_profile(path: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `seedgen profile` process."""
-    cmd = [sys.executable, "-m", "seedgen.cli", "profile", str(path), "-o", str(out), "-q"]
+_CHILD = (
+    "import sys; from seedgen.progress import setup_logging; setup_logging(verbose=True); "
+    "import seedgen; seedgen.profile(sys.argv[1], sys.argv[2], quiet=True)"
+)
+
+
+def run_profile(path: Path, out: Path) -> tuple[float, float, float, dict[str, float]]:
+    """Wall seconds, CPU seconds, peak RSS (MiB) and per-stage wall seconds of one profile process.
+
+    The child runs `seedgen.profile(...)` with debug logging on, which logs how long each stage took.
+    """
+    cmd = [sys.executable, "-c", _CHILD, str(path), str(out)]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        log = err.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"profile failed on {path}: {err.strip()}")
-    return wall, usage.ru_maxrss / 1024  # KiB on Linux
+        raise SystemExit(f"profile failed on {path}: {log.strip()[-2000:]}")
+    stages = {m[1]: float(m[2]) for m in re.finditer(r"profile: (\w+) took ([\d.]+) s", log)}
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stages  # maxrss: KiB on Linux
 
 
 def read_floor(path: Path) -> float:
@@ -72,12 +85,11 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(args.keep or tempfile.mkdtemp(prefix="profile_bench_"))
     work.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores; load average {load:.1f}; python {sys.version.split()[0]}")
     print(
-        f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}"
-    )
-    print(
-        f"{'rows':>9} {'cols':>5} {'MiB csv':>8} {'read_csv s':>10} {'profile s':>10} {'rows/s':>9} "
-        f"{'peak MiB':>9} {'x read':>7}"
+        f"{'rows':>9} {'cols':>5} {'MiB csv':>8} {'read_csv s':>10} {'wall s':>8} {'CPU s':>7} "
+        f"{'rows/s':>9} {'peak MiB':>9}  stages (wall s)"
     )
     results = []
     for n in sizes:
@@ -85,21 +97,24 @@ def main() -> None:
         if not path.exists():
             build_table(n, path)
         floor = read_floor(path)
-        wall, peak = run_profile(path, work / f"seeds_{n}.json")
+        wall, cpu, peak, stages = run_profile(path, work / f"seeds_{n}.json")
         cols = len(pd.read_csv(path, nrows=1).columns)
-        results.append((n, wall, peak))
+        results.append((n, wall, cpu))
+        detail = " ".join(f"{k}={v:.1f}" for k, v in stages.items())
         print(
-            f"{n:>9,} {cols:>5} {path.stat().st_size / 2**20:>8.0f} {floor:>10.1f} {wall:>10.1f} "
-            f"{n / wall:>9,.0f} {peak:>9,.0f} {wall / floor:>7.1f}",
+            f"{n:>9,} {cols:>5} {path.stat().st_size / 2**20:>8.0f} {floor:>10.1f} {wall:>8.1f} {cpu:>7.1f} "
+            f"{n / wall:>9,.0f} {peak:>9,.0f}  {detail}",
             flush=True,
         )
     if len(results) >= 2:
-        (n0, t0, _), (n1, t1, _) = results[0], results[-1]
-        exponent = math.log(t1 / t0) / math.log(n1 / n0)
-        print(
-            f"growth {n0:,} -> {n1:,} rows: time x{t1 / t0:.1f} for rows x{n1 / n0:.0f} "
-            f"(linear would be x{n1 / n0:.0f}; fitted exponent {exponent:.2f}, 1.0 = linear)"
-        )
+        (n0, t0, c0), (n1, t1, c1) = results[0], results[-1]
+        for what, a, b in (("wall", t0, t1), ("CPU", c0, c1)):
+            exponent = math.log(b / a) / math.log(n1 / n0)
+            print(
+                f"growth {n0:,} -> {n1:,} rows ({what}): x{b / a:.1f} for rows x{n1 / n0:.0f} "
+                f"(fitted exponent {exponent:.2f}; 1.0 = linear)"
+            )
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the 2 cores)")
     if not args.keep:
         print(f"(tables in {work})")
 

@@ -185,5 +185,5 @@ def profile(
         if output is not None:
             save_seeds(seeds, output)
             log.info("wrote %s", output)
-        bar.update(task, completed=len(_STAGES), description="profile: done")
+        stage("done")
     return seeds

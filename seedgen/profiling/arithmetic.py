@@ -26,10 +26,11 @@ def inequalities(f: Frame) -> list[Inequality]:
     support = np.zeros((m, m))
     chance = np.ones((m, m))
     count = np.zeros((m, m))
+    abs_x = np.maximum(1.0, np.abs(np.nan_to_num(xs)))
     for i in range(m):
         a = xs[:, i : i + 1]
         valid = fin[:, i : i + 1] & fin
-        tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(a), np.abs(np.nan_to_num(xs))))
+        tol = 1e-9 * np.maximum(abs_x[:, i : i + 1], abs_x)
         with np.errstate(invalid="ignore"):
             ok = (a <= xs + tol) & valid
             valid_sh = fin[:, i : i + 1] & fin_sh
