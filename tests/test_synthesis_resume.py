@@ -33,6 +33,14 @@ def cli(*args):
     return [sys.executable, "-m", "seedgen.cli", "synthesize", *map(str, args)]
 
 
+def seeds_column_index(seeds_path, mode):
+    """Position of emp_title among the columns the LLM writes (journal rows hold only those)."""
+    from seedgen.seeds import load_seeds
+    from seedgen.synthesis import _llm_columns
+
+    return [c.name for c in _llm_columns(load_seeds(seeds_path), mode, ())].index("emp_title")
+
+
 def journal_records(path):
     with open(path, encoding="utf-8") as fh:
         lines = [line for line in fh.read().split("\n") if line.strip()]
@@ -96,6 +104,7 @@ def test_kill_then_resume_gives_exactly_n_rows_without_duplicates(seeds_path, tm
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(frame) == N
     assert frame["emp_title"].is_unique  # every responder text is unique: a duplicate row would show
+    title = seeds_column_index(seeds_path, mode)
     for slot, row in done_before.items():  # nothing accepted before the kill was lost or moved
-        assert frame.iloc[slot].tolist() == ["" if v is None else v for v in row]
+        assert frame["emp_title"].iloc[slot] == row[title]
     assert not journal.exists()

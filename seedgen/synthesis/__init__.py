@@ -35,7 +35,7 @@ from seedgen.seeds import SeedFile, load_seeds
 from seedgen.synthesis.encoding import tokens_per_row
 from seedgen.synthesis.journal import Journal, journal_path
 from seedgen.synthesis.prompting import Prompter, context_columns
-from seedgen.synthesis.runner import Plan, Runner
+from seedgen.synthesis.runner import Plan, Runner, assemble
 
 log = logging.getLogger("seedgen")
 
@@ -43,6 +43,8 @@ MODES = ("llm", "hybrid", "sampler")
 #: output tokens one request aims at when choosing rows per request (small models drift on long answers)
 TARGET_OUTPUT_TOKENS = 384
 MAX_ROWS_PER_REQUEST = 10
+#: sampler rows drawn per cluster for prompt format examples
+POOL_ROWS = 16
 
 
 class SynthesisResult(StrictModel):
@@ -122,6 +124,8 @@ def synthesize(
         "prompts": str(Path(prompts).resolve()) if prompts else None,
         "avoid": list(avoid or []),
         "seeds_sha256": hashlib.sha256(seeds.model_dump_json().encode()).hexdigest(),
+        # the sampled structure must be the very same on resume (the journal holds only LLM values)
+        "structure_hash": _frame_hash(plan.struct),
     }
     from seedgen.providers import get_provider
 
@@ -142,7 +146,10 @@ def synthesize(
     finally:
         journal.close()
     count, stats, model_id = result
-    _write_output(journal, seeds, n, output)
+    missing = [s for s in range(n) if s not in journal.rows]
+    if missing:  # the runner only returns when every slot is filled; this guards the invariant
+        raise RuntimeError(f"internal error: {len(missing)} rows missing from the journal")
+    write_table(assemble(plan, journal.rows), output)
     journal.remove()
     res = SynthesisResult(
         rows=n,
@@ -231,6 +238,7 @@ def _plan(seeds, n, mode, llm_specs, k, prompts, avoid, seed, temperature, dry_r
         struct = struct.reset_index(drop=True)
     context = context_columns(seeds.columns, written) if mode == "hybrid" else []
     examples = _examples(seeds, llm_specs) if mode == "llm" else []
+    pool = _pool(seeds, llm_specs, mode, seed)
     prompter = Prompter(
         table=Path(seeds.source.file).name,
         llm_specs=llm_specs,
@@ -239,6 +247,7 @@ def _plan(seeds, n, mode, llm_specs, k, prompts, avoid, seed, temperature, dry_r
         avoid=avoid,
         mode=mode,
         examples=examples,
+        pool=pool,
     )
     return Plan(
         seeds=seeds,
@@ -252,6 +261,25 @@ def _plan(seeds, n, mode, llm_specs, k, prompts, avoid, seed, temperature, dry_r
         seed=seed,
         temperature=temperature,
     )
+
+
+def _pool(seeds: SeedFile, specs: list[ColumnSpec], mode: str, seed: int) -> dict[int | None, list[list]]:
+    """Sampler-drawn values of the LLM columns (per cluster in llm mode) for the format examples in
+    prompts: a weak model copies the shape of a plausible row far better than a description of one."""
+    from seedgen.errors import SeedgenError
+    from seedgen.sampler.draw import sample_rows
+
+    clusters = [c.id for c in seeds.clusters] if mode == "llm" and seeds.clusters else [None]
+    pool: dict[int | None, list[list]] = {}
+    for c in clusters:
+        try:
+            df = sample_rows(seeds, POOL_ROWS, seed=seed + 7919, cluster=c)
+        except SeedgenError as e:  # no fitted sampler (hand-made seeds): typical placeholder values
+            log.debug("no example rows for prompts: %s", e)
+            return {}
+        part = render(df, specs)
+        pool[c] = part.astype(object).where(part.notna(), None).values.tolist()
+    return pool
 
 
 def _examples(seeds: SeedFile, specs: list[ColumnSpec]) -> list[list]:
@@ -296,14 +324,10 @@ def _run_sync(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def _write_output(journal: Journal, seeds: SeedFile, n: int, output) -> None:
-    """The final table, in slot order, from the journal; written atomically (temp file + rename)."""
-    missing = [s for s in range(n) if s not in journal.rows]
-    if missing:  # the runner only returns when every slot is filled; this guards the invariant
-        raise RuntimeError(f"internal error: {len(missing)} rows missing from the journal")
-    names = seeds.column_names
-    df = pd.DataFrame([journal.rows[s] for s in range(n)], columns=names)
-    write_table(df, output)
+def _frame_hash(frame: pd.DataFrame | None) -> str | None:
+    if frame is None:
+        return None
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()[:16]
 
 
 def _sampler_only(

@@ -3,8 +3,8 @@
 `<output>.journal.jsonl` holds one header line with the run's settings and their hash, then one record per
 accepted chunk: `{"batch": b, "slots": [i, ...], "rows": [[value, ...], ...]}`. A slot is a row position
 0..n-1 of the final output, so a resumed run knows exactly which rows are still missing: none is lost and
-none is written twice. Values are already rendered in the original formats, so the final output is these
-rows in slot order.
+none is written twice. A row holds the validated values of the columns the LLM wrote (JSON scalars, dates
+in ISO form); the sampled rest of the row is redrawn identically from the seed on resume.
 
 Records are written by one group-commit flusher: concurrent batches queue their records, the flusher
 writes all that are waiting and fsyncs once, and each batch counts its rows as done only after that fsync.

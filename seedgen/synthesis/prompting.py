@@ -29,6 +29,7 @@ MAX_CONTEXT_COLUMNS = 12
 #: categories listed in a prompt; more are enforced by the schema and repaired by validation
 MAX_LISTED_CATEGORIES = 30
 MAX_AVOID = 10
+MAX_VALUE_EXAMPLES = 4
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -61,8 +62,15 @@ def column_hint(spec: ColumnSpec) -> str:
     return what
 
 
-def column_items(specs: list[ColumnSpec]) -> list[dict[str, str]]:
-    return [{"name": s.name, "hint": column_hint(s)} for s in specs]
+def column_items(specs: list[ColumnSpec], value_examples: dict[str, list[str]] | None = None) -> list[dict]:
+    items = []
+    for s in specs:
+        hint = column_hint(s)
+        shown = (value_examples or {}).get(s.name)
+        if shown:
+            hint += ", such as " + ", ".join(quote(v) for v in shown)
+        items.append({"name": s.name, "hint": hint})
+    return items
 
 
 def context_columns(columns: list[ColumnSpec], written: set[str]) -> list[ColumnSpec]:
@@ -114,6 +122,7 @@ class Prompter:
         avoid: list[str] | None,
         mode: str,
         examples: list[list] | None = None,
+        pool: dict[int | None, list[list]] | None = None,
     ):
         self.table = table
         self.llm_specs = llm_specs
@@ -122,16 +131,38 @@ class Prompter:
         self.avoid = clean_avoid(avoid)
         self.mode = mode
         self.header = header(llm_specs)
-        self.columns = column_items(llm_specs)
+        #: sampler-drawn (synthetic) values of the LLM columns, per cluster: format examples, never real rows
+        self.pool = {c: rows for c, rows in (pool or {}).items() if rows}
+        self.columns = column_items(llm_specs, self._value_examples())
         self.examples = [encode_values(r, llm_specs) for r in (examples or [])]
         self.system = render_template("system.j2", {"mode": mode}, prompts_dir)
 
-    def answer_example(self, k: int) -> str:
-        """`{"rows":[[…],[…]]}` with placeholders named after the types, so the format is unmistakable."""
-        one = "[" + ",".join(_placeholder(s) for s in self.llm_specs) + "]"
+    def _value_examples(self) -> dict[str, list[str]]:
+        """A few distinct drawn values of each free-text column, to show the expected style."""
+        out: dict[str, list[str]] = {}
+        for j, spec in enumerate(self.llm_specs):
+            if spec.kind != "text":
+                continue
+            seen: list[str] = []
+            for rows in self.pool.values():
+                for r in rows:
+                    v = r[j]
+                    if v is not None and v not in seen and len(seen) < MAX_VALUE_EXAMPLES:
+                        seen.append(v)
+            out[spec.name] = seen
+        return out
+
+    def answer_example(self, k: int, batch: int = 0, cluster: int | None = None) -> str:
+        """`{"rows":[[…],…]}` showing the format with one drawn example row (different per batch), or with
+        typical placeholder values when no sampler is fitted."""
+        rows = self.pool.get(cluster) or next(iter(self.pool.values()), None)
+        if rows:
+            one = encode_values(rows[batch % len(rows)], self.llm_specs)
+        else:
+            one = "[" + ",".join(_placeholder(s) for s in self.llm_specs) + "]"
         return '{"rows":[' + one + (",..." if k > 1 else "") + "]}"
 
-    def llm_prompt(self, k: int, instruction: str) -> str:
+    def llm_prompt(self, k: int, instruction: str, batch: int = 0, cluster: int | None = None) -> str:
         return render_template(
             "rows.j2",
             {
@@ -142,12 +173,12 @@ class Prompter:
                 "columns": self.columns,
                 "examples": self.examples,
                 "avoid": self.avoid,
-                "answer_example": self.answer_example(k),
+                "answer_example": self.answer_example(k, batch, cluster),
             },
             self.prompts_dir,
         )
 
-    def hybrid_prompt(self, context_rows: list[list]) -> str:
+    def hybrid_prompt(self, context_rows: list[list], batch: int = 0) -> str:
         k = len(context_rows)
         return render_template(
             "hybrid.j2",
@@ -159,15 +190,20 @@ class Prompter:
                 "header": self.header,
                 "columns": self.columns,
                 "avoid": self.avoid,
-                "answer_example": self.answer_example(k),
+                "answer_example": self.answer_example(k, batch),
             },
             self.prompts_dir,
         )
 
 
 def _placeholder(spec: ColumnSpec) -> str:
+    """A typical value: mid-range number, most frequent category, earliest date."""
     if spec.kind in ("numeric", "integer"):
-        return "0" if spec.kind == "integer" else "0.0"
+        lo, hi = spec.min, spec.max
+        mid = (lo + hi) / 2 if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else 0
+        return str(round(mid)) if spec.kind == "integer" else fmt_number(mid)
+    if spec.kind == "datetime" and spec.min is not None:
+        return json.dumps(str(spec.min), ensure_ascii=False)
     if spec.kind in ("categorical", "boolean") and spec.categories:
         return json.dumps(spec.categories[0].value, ensure_ascii=False)
     return '"..."'

@@ -9,9 +9,12 @@ endpoint never produces a silently short output. The journal keeps what was acce
 continue after the endpoint is fixed.
 
 In hybrid mode slot i's structure is row i of one `sample_rows(seeds, n, seed=seed)` draw, so a resumed run
-rebuilds exactly the same structure; the answer row j belongs to the j-th slot asked for. In llm mode the
-LLM writes every column but ids and constants (taken from the same sampler draw), from the seed instruction
-of a cluster chosen by weight, deterministically per batch.
+rebuilds exactly the same structure (its hash is part of the journal header); the answer row j belongs to
+the j-th slot asked for. In llm mode the LLM writes every column but ids and constants (taken from the same
+sampler draw), from the seed instruction of a cluster chosen by weight, deterministically per batch.
+
+The journal holds only what the LLM wrote (canonical values per slot); `assemble` joins it with the
+structure and renders the whole table once at the end, which keeps per-request work small.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ log = logging.getLogger("seedgen")
 
 #: consecutive requests of one batch without a single valid row before the run gives up
 MAX_EMPTY = 8
+#: structure rows rendered at a time for hybrid prompts
+CHUNK = 2048
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Plan:
     seed: int = 0
     temperature: float | None = None
     schema: bool = True
+    _context_cache: dict[int, list] = field(default_factory=dict, repr=False)
 
     def batch_slots(self, done: set[int] | dict) -> list[tuple[int, list[int]]]:
         """(batch id, slots still missing) for every batch with work left."""
@@ -80,14 +86,25 @@ class Plan:
         return cluster, (texts[int(rng.integers(len(texts)))] if texts else "")
 
     def context_rows(self, slots: list[int]) -> list[list[Any]]:
-        """The shown structure values of `slots`, rendered in the real formats."""
-        part = render(self.struct.iloc[slots][[c.name for c in self.context_specs]], self.context_specs)
-        return part.astype(object).where(part.notna(), None).values.tolist()
+        """The shown structure values of `slots`, rendered in the real formats (cached in chunks: one
+        vectorised render per CHUNK slots instead of a pandas call per request)."""
+        out = []
+        for slot in slots:
+            chunk, i = divmod(slot, CHUNK)
+            rows = self._context_cache.get(chunk)
+            if rows is None:
+                part = self.struct.iloc[chunk * CHUNK : (chunk + 1) * CHUNK]
+                part = render(part[[c.name for c in self.context_specs]], self.context_specs)
+                rows = part.astype(object).where(part.notna(), None).values.tolist()
+                self._context_cache[chunk] = rows
+            out.append(rows[i])
+        return out
 
     def prompt(self, batch: int, slots: list[int]) -> str:
         if self.mode == "hybrid":
-            return self.prompter.hybrid_prompt(self.context_rows(slots))
-        return self.prompter.llm_prompt(len(slots), self.instruction(batch)[1])
+            return self.prompter.hybrid_prompt(self.context_rows(slots), batch)
+        cluster, text = self.instruction(batch)
+        return self.prompter.llm_prompt(len(slots), text, batch, cluster)
 
     def request(self, batch: int, slots: list[int], attempt: int) -> CompletionRequest:
         k = len(slots)
@@ -106,20 +123,6 @@ class Plan:
             **extra,
         )
 
-    def finish_rows(self, slots: list[int], values: list[list[Any]]) -> list[list[Any]]:
-        """Full output rows (all profiled columns, rendered) for accepted LLM values of `slots`."""
-        columns = self.seeds.columns
-        names = [s.name for s in self.llm_specs]
-        if self.struct is not None:
-            part = self.struct.iloc[slots].copy()
-            part.index = range(len(slots))
-        else:
-            part = pd.DataFrame(index=range(len(slots)))
-        for j, name in enumerate(names):
-            part[name] = pd.Series([row[j] for row in values], index=part.index)
-        out = render(part, columns)
-        return out.astype(object).where(out.notna(), None).values.tolist()
-
 
 @dataclass
 class Counters:
@@ -134,6 +137,30 @@ class Counters:
     def reason(self, text: str) -> None:
         key = text[:120]
         self.reasons[key] = self.reasons.get(key, 0) + 1
+
+
+def to_json(values: list[Any]) -> list[Any]:
+    """Canonical values as JSON scalars for the journal (dates as ISO strings)."""
+    return [v.isoformat() if isinstance(v, pd.Timestamp) else v for v in values]
+
+
+def assemble(plan: Plan, written: dict[int, list[Any]]) -> pd.DataFrame:
+    """The final table: the sampler's structure (if any) with the LLM-written columns filled in from the
+    journal, all slots in order, rendered once in the original formats."""
+    n = plan.n
+    frame = plan.struct.iloc[:n].copy() if plan.struct is not None else pd.DataFrame(index=range(n))
+    frame.index = range(n)
+    rows = [written[s] for s in range(n)]
+    for j, spec in enumerate(plan.llm_specs):
+        values = [r[j] for r in rows]
+        if spec.kind == "datetime":
+            col = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
+        elif spec.kind in ("numeric", "integer"):
+            col = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
+        else:
+            col = pd.Series(values, dtype=object)
+        frame[spec.name] = col.values
+    return render(frame, plan.seeds.columns)
 
 
 class Runner:
@@ -196,8 +223,7 @@ class Runner:
             taken, problem = self._accept(pending, completion)
             if taken:
                 done = [s for s, _ in taken]
-                rows = self.plan.finish_rows(done, [v for _, v in taken])
-                await self.journal.append(batch, done, rows)
+                await self.journal.append(batch, done, [to_json(v) for _, v in taken])
                 self.count.rows += len(done)
                 pending = [s for s in pending if s not in set(done)]
                 empty = 0
