@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ log = logging.getLogger("seedgen")
 TEMPLATE = "judge.j2"
 ROWS_PER_CALL = 5
 MAX_CATEGORIES = 8
-JUSTIFICATION_CHARS = 160
+JUSTIFICATION_CHARS = 100
 
 
 def judge_schema(n_rows: int) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def render_prompt(rows: pd.DataFrame, seeds: SeedFile, prompts_dir=None) -> str:
     """The judge prompt for `rows` (rendered strings, profiled columns in order), rows numbered from 1."""
     values = rows.astype(object).where(rows.notna(), None).to_numpy().tolist()
     context = {
-        "table": seeds.source.file,
+        "table": os.path.basename(seeds.source.file),
         "columns": _column_context(seeds),
         "rows": [{"n": i + 1, "cells": v} for i, v in enumerate(values)],
         "n_rows": len(values),
@@ -153,7 +154,7 @@ async def _ask(provider, rows: pd.DataFrame, seeds: SeedFile, prompts_dir, tempe
     request = CompletionRequest(
         prompt=render_prompt(rows, seeds, prompts_dir),
         json_schema=judge_schema(k),
-        max_tokens=80 * k + 64,
+        max_tokens=60 * k + 48,
         temperature=temperature,
     )
     completion = await provider.complete(request)

@@ -52,6 +52,13 @@ def test_prompt_quotes_data_and_numbers_rows(loans):
     assert '"emp_title"' in prompt and "one of" in prompt
 
 
+def test_prompt_lists_one_column_per_line(loans):
+    seeds, rows = loans
+    prompt = render_prompt(rows.head(1), seeds)
+    assert sum(line.startswith('- "') for line in prompt.splitlines()) == len(seeds.columns)
+    assert 'table "loans.csv"' in prompt
+
+
 def test_schema_asks_one_score_per_row():
     s = judge_schema(4)["properties"]["scores"]
     assert s["minItems"] == s["maxItems"] == 4
@@ -169,15 +176,15 @@ def test_real_local_model_scores_every_row_or_says_why(llama_base_url, loans):
     ]
     small = seeds.model_copy(update={"columns": [c for c in seeds.columns if c.name in keep]})
     verdict = judge_rows(
-        rows[keep].head(6),
+        rows[keep].head(4),
         small,
         provider="openai",
         base_url=llama_base_url,
-        rows_per_call=3,
+        rows_per_call=2,
         threshold=8,
         quiet=True,
     )
-    assert len(verdict.scores) == 6
+    assert len(verdict.scores) == 4
     for i in verdict.scores.index:
         score = verdict.scores[i]
         if pd.isna(score):
@@ -187,3 +194,42 @@ def test_real_local_model_scores_every_row_or_says_why(llama_base_url, loans):
     assert verdict.calls >= 2
     reasons = verdict.rejected_reasons()
     assert all(r.startswith(("JG01 judge score", "JG02 judge gave no score")) for r in reasons)
+
+
+@pytest.mark.integration
+def test_filter_with_the_real_judge_keeps_scores(llama_base_url, loans, tmp_path):
+    from seedgen.filtering import filter_rows
+
+    seeds, rows = loans
+    keep = [
+        "emp_title",
+        "state",
+        "homeownership",
+        "annual_income",
+        "loan_amount",
+        "term",
+        "interest_rate",
+        "installment",
+        "grade",
+        "sub_grade",
+    ]
+    small = seeds.model_copy(update={"columns": [c for c in seeds.columns if c.name in keep]})
+    out = tmp_path / "accepted.csv"
+    result = filter_rows(
+        rows[keep].head(2),
+        small,
+        out,
+        judge=True,
+        judge_provider="openai",
+        judge_base_url=llama_base_url,
+        threshold=1,
+        keep_scores=True,
+        quiet=True,
+    )
+    assert result.judge["rows"] == 2 and result.judge["calls"] >= 1
+    accepted = pd.read_csv(out)
+    assert list(accepted.columns) == [*keep, "_judge_score"]
+    assert accepted["_judge_score"].between(1, 10).all()
+    if result.rejected:  # only rows the model never scored can fall below threshold 1
+        rejected = pd.read_csv(tmp_path / "rejected.csv")
+        assert rejected["_reasons"].str.startswith("JG02 judge gave no score").all()
