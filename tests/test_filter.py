@@ -244,3 +244,36 @@ def test_cli_filter_end_to_end(loans, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "ok.csv")) == 297
     assert len(pd.read_csv(tmp_path / "bad.csv")) == 3
+
+
+def test_advisory_rules_feed_back_when_the_batch_drifts_from_the_real_rate(loans):
+    from seedgen.filtering.feedback import feedback_lines
+
+    seeds, raw = loans
+    df = raw.copy()
+    df["num_mort_accounts"] = "0"
+    seeds = seeds.model_copy(
+        update={
+            "rules": [
+                *seeds.rules,
+                DomainRule(
+                    name="lending.mortgage_accounts",
+                    code="LN04",
+                    columns=["homeownership", "num_mort_accounts"],
+                    support=0.94,
+                    n=10000,
+                ),
+            ]
+        }
+    )
+    report = check_rows(coerce(df, seeds.columns), seeds)
+    assert report.passed.all()  # advisory: never rejects
+    share = (df["homeownership"] == "MORTGAGE").mean()
+    lines = feedback_lines(report)
+    want = (
+        f"avoid: homeownership is MORTGAGE but num_mort_accounts is 0 (real data: 6%) ({share:.0%} of rows)"
+    )
+    assert want in lines
+    assert "avoid: implausible rows (scored below 8 by the judge) (10% of rows)" in feedback_lines(
+        report, judge_rejected=30, threshold=8
+    )

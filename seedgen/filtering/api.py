@@ -124,9 +124,15 @@ def check_rows(
     `select` keeps only the named rules (codes, names, groups); `lazy=False` raises at the first failure.
     """
     seeds = _seeds(seeds)
+    if min_support is not None and not 0 <= min_support <= 1:
+        raise UserInputError(
+            f"--min-support {min_support:g} is not a share between 0 and 1", fix="e.g. 0.999"
+        )
     df = df_typed
     if not df.index.is_unique:
+        # verdicts and reasons are keyed by row index: make it unique (and keep `raw` aligned)
         df = df.reset_index(drop=True)
+        raw = raw.reset_index(drop=True) if raw is not None else None
     df = _typed(df, seeds)
     ctx = RuleContext(
         seeds=seeds,

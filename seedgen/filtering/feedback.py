@@ -35,7 +35,7 @@ def feedback_lines(
             continue
         real_fail, fail = 1 - row["reference_support"], row["failed"] / row["checked"]
         if fail > 2 * real_fail + 0.05:
-            key = f"{row['reason']} (in {fail:.0%} of rows; real data {real_fail:.0%})"
+            key = f"{row['reason']} (real data: {real_fail:.0%})"
             counts[key] = int(row["failed"])
     if judge_rejected:
         what = (
