@@ -8,6 +8,8 @@ a rule with a `fix` repairs the failing rows instead (when the filter runs with 
 Every rule here holds on all 10,000 real loans: a rule that rejects real rows is wrong, not strict.
 """
 
+import pandas as pd
+
 from seedgen.filtering import rule
 
 
@@ -64,3 +66,44 @@ def balance_within_amount(df):
     **Best practice**: loan_amount = 10000, balance = 9650.12 (the fix caps it at 10000)
     """
     return df["balance"].isna() | (df["balance"] <= df["loan_amount"] + 0.005)
+
+
+@rule("my_lender.job_title_is_a_job_title", code="ML04", columns=["emp_title"])
+def job_title_is_a_job_title(df):
+    """The job title reads like one: has letters, is not a column name, no markup, at most 40 characters.
+
+    A small model asked for job titles sometimes answers with the table's column names or pieces of the
+    prompt; the rejection reason goes back into the next prompts ("avoid: ...").
+
+    **Anti-pattern**: emp_title = "annual_income", emp_title = "Employee 1: [P", emp_title = "1.0,2;6.3;TN"
+
+    **Best practice**: emp_title = "registered nurse"
+    """
+    title = df["emp_title"].astype("string").str.strip()
+    column_names = {c.lower() for c in df.columns}
+    ok = (
+        ~title.str.lower().isin(column_names)
+        & ~title.str.contains(r"[\[\]{}\"<>;]|_.*_", regex=True)  # markup, or snake_case_names
+        & (title.str.len() <= 40)
+        & title.str.contains(r"[a-zA-Z]", regex=True)
+    )
+    return df["emp_title"].isna() | ok.fillna(False).astype(bool)
+
+
+def _lower_title(df, ctx, failed):
+    """Fix for ML05: write the title in lower case, as the lender stores them."""
+    return pd.DataFrame({"emp_title": df["emp_title"].astype("string").str.lower().astype(object)})
+
+
+@rule("my_lender.job_title_lower_case", code="ML05", columns=["emp_title"], fix=_lower_title)
+def job_title_lower_case(df):
+    """Job titles are stored in lower case.
+
+    The lender normalises what applicants type; every real title is lower case.
+
+    **Anti-pattern**: emp_title = "Registered Nurse"
+
+    **Best practice**: emp_title = "registered nurse" (the fix lower-cases it)
+    """
+    title = df["emp_title"].astype("string")
+    return (title.isna() | (title == title.str.lower())).fillna(True).astype(bool)
