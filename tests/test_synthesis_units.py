@@ -226,7 +226,15 @@ def test_journal_resume_recovers_rows_and_drops_a_torn_last_line(tmp_path):
 
 def test_journal_without_resume_and_with_other_settings_are_clear_errors(tmp_path):
     path = str(tmp_path / "out.csv.journal.jsonl")
-    Journal(path, {"n": 4, "mode": "llm"}).open(resume=False)
+    j = Journal(path, {"n": 4, "mode": "llm"})
+    j.open(resume=False)
+    j.close()
+    # a journal without any accepted row (killed right after it was created) is simply started over
+    assert Journal(path, {"n": 4, "mode": "llm"}).open(resume=False) == 0
+    j = Journal(path, {"n": 4, "mode": "llm"})
+    j.open(resume=False)
+    _append(j, 0, [0], [["a"]])
+    j.close()
     with pytest.raises(UserInputError) as err:
         Journal(path, {"n": 4, "mode": "llm"}).open(resume=False)
     assert "--resume" in err.value.one_line() and "delete the journal" in err.value.one_line()

@@ -55,6 +55,9 @@ class Journal:
     def open(self, *, resume: bool) -> int:
         """Create the journal, or (resume) read the existing one; return the number of rows recovered."""
         exists = os.path.exists(self.path)
+        if exists and not resume and not self._has_rows():
+            log.info("%s holds no accepted rows: starting over", self.path)
+            exists = False
         if exists and not resume:
             raise UserInputError(
                 f"{self.path} exists: an earlier run with this output was interrupted",
@@ -75,6 +78,12 @@ class Journal:
         if good_bytes == 0:  # died before the header was durable: nothing was recorded
             self._write_header()
         return len(self.rows)
+
+    def _has_rows(self) -> bool:
+        """Whether the journal records any accepted row (more than its header line)."""
+        with open(self.path, "rb") as fh:
+            fh.readline()
+            return any(line.strip() for line in fh)
 
     def _write_header(self) -> None:
         head = {"format": FORMAT, "version": VERSION, "settings_hash": self.hash, "settings": self.settings}
