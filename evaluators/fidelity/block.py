@@ -30,7 +30,7 @@ from seedgen.evaluators.fidelity.pairs import (
 )
 
 from seedgen.evaluation.metrics import ColumnFidelity, Fidelity, PairFidelity, Score
-from seedgen.evaluation.prepare import NUMERIC_LIKE, Binner, numeric_values
+from seedgen.evaluation.prepare import NUMERIC_LIKE, Binner, category_values, numeric_values
 from seedgen.schema import ColumnSpec
 
 log = logging.getLogger("seedgen")
@@ -82,30 +82,29 @@ def _safe(metric, real, other, note: list[str], **ctx) -> dict:
         return {"score": None}
 
 
-def _num_stats(s: pd.Series) -> tuple[float | None, float | None]:
-    v = numeric_values(s)
-    v = v[~np.isnan(v)]
-    return (float(v.mean()), float(v.std())) if len(v) else (None, None)
-
-
 def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> ColumnFidelity:
     notes: list[str] = []
     numeric = spec.kind in NUMERIC_LIKE
-    main = _safe(KSComplement if numeric else TVComplement, real, other, notes)
+    # convert each side once; every metric below reads the same arrays / string views
+    r, o = (
+        (numeric_values(real), numeric_values(other))
+        if numeric
+        else (category_values(real), category_values(other))
+    )
+    main = _safe(KSComplement if numeric else TVComplement, r, o, notes)
     if main.get("note"):
         notes.append(main["note"])
-    js = _safe(JensenShannonDistance, real, other, notes, kind=spec.kind)
+    js = _safe(JensenShannonDistance, r, o, notes, kind=spec.kind)
+    rm = rs = sm = ss = wass = None
     if numeric:
         test = {"score": main.get("p_value"), "statistic": main.get("statistic")}
-        wass = _safe(WassersteinDistance, real, other, notes)["score"]
-        coverage = _safe(RangeCoverage, real, other, notes)["score"]
-        _safe(StatisticSimilarity, real, other, notes)
-        (rm, rs), (sm, ss) = _num_stats(real), _num_stats(other)
+        wass = _safe(WassersteinDistance, r, o, notes)["score"]
+        coverage = _safe(RangeCoverage, r, o, notes)["score"]
+        st = _safe(StatisticSimilarity, r, o, notes)
+        rm, sm, rs, ss = (st.get(k) for k in ("real_mean", "synthetic_mean", "real_std", "synthetic_std"))
     else:
-        test = _safe(ChiSquaredTest, real, other, notes)
-        wass = None
-        coverage = _safe(CategoryCoverage, real, other, notes)["score"]
-        rm = rs = sm = ss = None
+        test = _safe(ChiSquaredTest, r, o, notes)
+        coverage = _safe(CategoryCoverage, r, o, notes)["score"]
     return ColumnFidelity(
         name=spec.name,
         kind=spec.kind,

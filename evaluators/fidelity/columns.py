@@ -1,7 +1,7 @@
 """Per-column fidelity metrics: one class per measure, each comparing a real and a synthetic column.
 
-Inputs are typed Series (as `seedgen.schema.coerce` gives: floats, datetime64, strings); dates are compared
-as days. Missing values are left out of distribution comparisons (null rates are reported separately), and
+Inputs are typed Series (as `seedgen.schema.coerce` gives: floats, datetime64, strings) or, for numeric
+metrics, float arrays; dates are compared as days. Missing values are left out of distribution comparisons (null rates are reported separately), and
 an empty synthetic column scores 0 rather than failing, so the report can still render.
 """
 
@@ -18,8 +18,9 @@ from seedgen.evaluation.prepare import category_values, numeric_values
 JS_BINS = 20
 
 
-def _num(s: pd.Series) -> np.ndarray:
-    v = numeric_values(s)
+def _num(s: pd.Series | np.ndarray) -> np.ndarray:
+    """Non-missing values as floats; arrays pass through (the block runner converts each column once)."""
+    v = np.asarray(s, dtype=float) if isinstance(s, np.ndarray) else numeric_values(s)
     return v[~np.isnan(v)]
 
 

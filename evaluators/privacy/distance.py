@@ -25,7 +25,7 @@ QUERY_ROWS = 2_000
 
 
 def _neighbours(index: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    nn = NearestNeighbors(n_neighbors=min(k, len(index)), algorithm="auto", n_jobs=2).fit(index)
+    nn = NearestNeighbors(n_neighbors=min(k, len(index)), algorithm="auto", n_jobs=1).fit(index)
     dist, _ = nn.kneighbors(query)
     return dist
 
@@ -37,7 +37,7 @@ def baseline_distances(train: np.ndarray, fresh: np.ndarray | None, rng, n: int)
         return _neighbours(train, q, 2)
     # leave-one-out: a real row's nearest *other* row; with k=3 the first hit is the row itself
     idx = rng.choice(len(train), min(n, len(train)), replace=False)
-    nn = NearestNeighbors(n_neighbors=min(3, len(train)), n_jobs=2).fit(train)
+    nn = NearestNeighbors(n_neighbors=min(3, len(train)), n_jobs=1).fit(train)
     dist, ind = nn.kneighbors(train[idx])
     out = np.empty((len(idx), 2))
     for row, (d, i) in enumerate(zip(dist, ind, strict=True)):

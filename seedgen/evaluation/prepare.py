@@ -60,12 +60,13 @@ class Aligned:
     warnings: list[str] = field(default_factory=list)
 
 
-def _as_table(data, role: str) -> tuple[Table, str]:
+def _as_table(data, role: str, raw: bool = False) -> tuple[Table, str]:
+    """A Table from a path or a DataFrame; the raw-string sample (for schema inference) only if asked."""
     if isinstance(data, pd.DataFrame):
         if data.shape[1] == 0 or len(data) == 0:
             raise UserInputError(f"the {role} table is empty", fix="give a table with rows and columns")
         df = data.reset_index(drop=True)
-        head = df.head(SAMPLE_ROWS)
+        head = df.head(SAMPLE_ROWS if raw else 0)
         raw = head.astype("string").astype(object).where(head.notna(), None)
         return Table(data=df, raw=raw, path=f"<{role} DataFrame>"), f"<{role} DataFrame>"
     if isinstance(data, (str, os.PathLike)):
@@ -78,7 +79,7 @@ def _as_table(data, role: str) -> tuple[Table, str]:
 
 def prepare_real(real, *, holdout=None, target: str | None = None) -> Prepared:
     """Read and type the real (and holdout) table; raise UserInputError for the unrecoverable cases."""
-    table, real_name = _as_table(real, "real")
+    table, real_name = _as_table(real, "real", raw=True)
     if target is not None and target not in table.data.columns:
         raise UserInputError(
             f"target column {target!r} is not in the real table",
@@ -181,7 +182,15 @@ def numeric_values(s: pd.Series) -> np.ndarray:
 
 def category_values(s: pd.Series) -> pd.Series:
     """String view of a discrete column, missing values as None."""
-    return s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
+    arr = s.to_numpy(dtype=object)
+    # vectorised missing test: None, or NaN (NaN != NaN); pandas' notna on object columns is ~10x slower
+    mask = (arr != None) & (arr == arr)  # noqa: E711
+    if pd.api.types.infer_dtype(arr[mask], skipna=True) in ("string", "empty"):
+        out = arr.copy()
+    else:
+        out = np.array([str(x) for x in arr], dtype=object)
+    out[~mask] = None
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 class Binner:
@@ -220,10 +229,11 @@ class Binner:
             out[np.isnan(v)] = len(self.edges[name]) + 1
             return out.astype(np.int64)
         cats = self.cats[name]
-        lookup = {c: i for i, c in enumerate(cats)}
-        other, null = len(cats), len(cats) + 1
-        values = category_values(s)
-        return values.map(lambda x: null if x is None else lookup.get(x, other)).to_numpy(dtype=np.int64)
+        values = category_values(s).to_numpy(dtype=object)
+        codes = pd.Index(cats, dtype=object).get_indexer(values)
+        codes[codes < 0] = len(cats)  # "other"
+        codes[pd.isna(values)] = len(cats) + 1  # missing
+        return codes.astype(np.int64)
 
 
 class Encoder:

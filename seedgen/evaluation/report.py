@@ -8,13 +8,11 @@ never a real row, and never a credential (nothing secret is passed to the templa
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from importlib import resources
 
-import numpy as np
 import pandas as pd
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -150,25 +148,13 @@ def render_report(ctx: RealContext, results: list[tuple[Aligned, Metrics, pd.Dat
     )
 
 
-def _clean(obj):
-    """JSON cannot hold NaN/inf: write them as null."""
-    if isinstance(obj, float):
-        return None if (math.isnan(obj) or math.isinf(obj)) else obj
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _clean(obj.item())
-    return obj
-
-
 def write_outputs(output: str, html: str, model) -> None:
     """report.html and metrics.json in the output folder (written to a temp name, then renamed)."""
     os.makedirs(output, exist_ok=True)
     for name, text in (
         ("report.html", html),
-        ("metrics.json", json.dumps(_clean(model.model_dump(mode="json")), indent=2, allow_nan=False)),
+        # pydantic writes NaN/inf as null, so the file is strict JSON
+        ("metrics.json", model.model_dump_json(indent=2)),
     ):
         path = os.path.join(output, name)
         tmp = path + ".tmp"
