@@ -50,6 +50,9 @@ def test_wheel_installs_and_profiles(tmp_path, loans_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "seedgen/prompts/seed_instruction.j2" in names
     assert "seedgen/rules/__init__.py" in names
+    for pack in (ROOT / "rules").iterdir():  # every rule pack folder ships as seedgen.rules.<pack>
+        if (pack / "__init__.py").exists():
+            assert f"seedgen/rules/{pack.name}/__init__.py" in names
     assert not any(n.startswith(("prompts/", "rules/", "evaluators/")) for n in names)  # no generic top-level
 
     # A fresh venv without seedgen; third-party dependencies come from this environment's site-packages
