@@ -171,9 +171,19 @@ def bench_local(seeds_path: Path, folder: Path, count) -> None:
     from seedgen.synthesis.encoding import csv_rows
 
     print("\n## 3. the real local model (SmolLM2-135M-Instruct, llama.cpp on loopback)")
-    for mode, n in (("hybrid", 20), ("llm", 6)):
+    for mode, n, k in (("hybrid", 20, 10), ("llm", 4, 2)):
         out = folder / f"local_{mode}.csv"
-        res = synthesize(seeds_path, n, out, provider="local", mode=mode, quiet=True, seed=3)
+        res = synthesize(
+            seeds_path,
+            n,
+            out,
+            provider="local",
+            mode=mode,
+            rows_per_request=k,
+            quiet=True,
+            seed=3,
+            provider_options={"timeout": 900},
+        )
         frame = pd.read_csv(out, dtype=str, keep_default_na=False)
         from seedgen.seeds import load_seeds
 

@@ -136,7 +136,8 @@ def test_faults_are_survived_and_exactly_n_valid_rows_are_written(seeds, tmp_pat
         assert outcomes.get(fault) == 1, outcomes
     frame = check_output(out, seeds, 24)
     assert res.rows == 24 and res.retries >= 4 and res.reasks >= 3
-    assert frame["emp_title"].str.startswith("job ").all() and frame["emp_title"].is_unique
+    titles = frame["emp_title"][frame["emp_title"] != ""]  # empty cells are drawn at the real null rate
+    assert len(titles) >= 12 and titles.str.startswith("job ").all() and titles.is_unique
     assert not (tmp_path / "raw.csv.journal.jsonl").exists()  # removed once the output is written
 
 

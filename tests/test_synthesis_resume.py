@@ -103,8 +103,9 @@ def test_kill_then_resume_gives_exactly_n_rows_without_duplicates(seeds_path, tm
 
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(frame) == N
-    assert frame["emp_title"].is_unique  # every responder text is unique: a duplicate row would show
+    titles = frame["emp_title"][frame["emp_title"] != ""]  # empty cells are drawn at the real null rate
+    assert titles.is_unique  # every responder text is unique: a duplicate row would show
     title = seeds_column_index(seeds_path, mode)
     for slot, row in done_before.items():  # nothing accepted before the kill was lost or moved
-        assert frame["emp_title"].iloc[slot] == row[title]
+        assert frame["emp_title"].iloc[slot] in (row[title], "")  # "" where the null draw empties it
     assert not journal.exists()

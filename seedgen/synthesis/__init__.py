@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from rich.progress import TextColumn
 
@@ -237,6 +238,7 @@ def _plan(seeds, n, mode, llm_specs, k, prompts, avoid, seed, temperature, dry_r
         struct = sample_rows(seeds, k if dry_run else n, seed=seed)
         struct = struct.reset_index(drop=True)
     context = context_columns(seeds.columns, written) if mode == "hybrid" else []
+    llm_specs, nulls = _null_plan(llm_specs, mode, struct, n, seed)
     examples = _examples(seeds, llm_specs) if mode == "llm" else []
     pool = _pool(seeds, llm_specs, mode, seed)
     prompter = Prompter(
@@ -260,7 +262,33 @@ def _plan(seeds, n, mode, llm_specs, k, prompts, avoid, seed, temperature, dry_r
         prompter=prompter,
         seed=seed,
         temperature=temperature,
+        nulls=nulls,
     )
+
+
+def _null_plan(specs: list[ColumnSpec], mode: str, struct, n: int, seed: int):
+    """Which cells of the LLM columns stay empty, decided before asking, and the specs the LLM writes to.
+
+    A small model asked for a nullable column takes the shortcut and answers null everywhere. So the
+    LLM is asked for a value in every row, and the empty cells are chosen statistically: in hybrid mode
+    exactly where the sampler left the cell empty (its null pattern follows the real one), in llm mode for
+    free-text columns by a seeded draw at the column's real null rate. Other llm-mode columns keep null as
+    an allowed answer.
+    """
+    nulls: dict[str, np.ndarray] = {}
+    out = []
+    rng = np.random.default_rng([seed, 104729])
+    for spec in specs:
+        if not spec.nullable or (mode == "llm" and spec.kind != "text"):
+            out.append(spec)
+            continue
+        if mode == "hybrid" and struct is not None and spec.name in struct.columns:
+            mask = struct[spec.name].isna().to_numpy()
+        else:
+            mask = rng.random(n) < spec.null_rate
+        nulls[spec.name] = mask
+        out.append(spec.model_copy(update={"nullable": False}))
+    return out, nulls
 
 
 def _pool(seeds: SeedFile, specs: list[ColumnSpec], mode: str, seed: int) -> dict[int | None, list[list]]:
@@ -278,7 +306,10 @@ def _pool(seeds: SeedFile, specs: list[ColumnSpec], mode: str, seed: int) -> dic
             log.debug("no example rows for prompts: %s", e)
             return {}
         part = render(df, specs)
-        pool[c] = part.astype(object).where(part.notna(), None).values.tolist()
+        rows = part.astype(object).where(part.notna(), None).values.tolist()
+        # an example must be a valid answer: no empty cell where the LLM is asked for a value
+        required = [j for j, s in enumerate(specs) if not s.nullable]
+        pool[c] = [r for r in rows if all(r[j] is not None for j in required)]
     return pool
 
 

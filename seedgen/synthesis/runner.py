@@ -60,6 +60,8 @@ class Plan:
     seed: int = 0
     temperature: float | None = None
     schema: bool = True
+    #: LLM column → cells left empty (decided statistically, not by the model); see synthesis._null_plan
+    nulls: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _context_cache: dict[int, list] = field(default_factory=dict, repr=False)
 
     def batch_slots(self, done: set[int] | dict) -> list[tuple[int, list[int]]]:
@@ -159,6 +161,9 @@ def assemble(plan: Plan, written: dict[int, list[Any]]) -> pd.DataFrame:
             col = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
         else:
             col = pd.Series(values, dtype=object)
+        mask = plan.nulls.get(spec.name)
+        if mask is not None:
+            col = col.where(~mask[:n], None if col.dtype == object else np.nan)
         frame[spec.name] = col.values
     return render(frame, plan.seeds.columns)
 
