@@ -37,8 +37,10 @@ def judge_schema(n_rows: int) -> dict[str, Any]:
     item = {
         "type": "object",
         "properties": {
-            "row": {"type": "integer", "minimum": 1, "maximum": n_rows},
-            "score": {"type": "integer", "minimum": 1, "maximum": 10},
+            # enums rather than minimum/maximum: grammar-constrained servers (llama.cpp) enforce enums
+            # reliably, and SmolLM2 left free writes scores such as 20 or 45
+            "row": {"type": "integer", "enum": list(range(1, n_rows + 1))},
+            "score": {"type": "integer", "enum": list(range(1, 11))},
             "justification": {"type": "string", "maxLength": JUSTIFICATION_CHARS},
         },
         "required": ["row", "score", "justification"],
@@ -158,6 +160,7 @@ async def _ask(provider, rows: pd.DataFrame, seeds: SeedFile, prompts_dir, tempe
         temperature=temperature,
     )
     completion = await provider.complete(request)
+    log.debug("judge answer for %d row(s): %s", k, " ".join(completion.text.split())[:400])
     data = completion.data if completion.data is not None else parse_json(completion.text)
     return parse_scores(data, k)
 

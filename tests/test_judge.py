@@ -62,7 +62,8 @@ def test_prompt_lists_one_column_per_line(loans):
 def test_schema_asks_one_score_per_row():
     s = judge_schema(4)["properties"]["scores"]
     assert s["minItems"] == s["maxItems"] == 4
-    assert s["items"]["properties"]["score"] == {"type": "integer", "minimum": 1, "maximum": 10}
+    assert s["items"]["properties"]["score"] == {"type": "integer", "enum": list(range(1, 11))}
+    assert s["items"]["properties"]["row"]["enum"] == [1, 2, 3, 4]
 
 
 def test_parse_keeps_only_valid_scores():
