@@ -285,3 +285,36 @@ def test_the_api_key_never_reaches_journal_output_or_logs(seeds, tmp_path, monke
             run(seeds, out, server, n=6, mode="llm", quiet=False, provider_options={"backoff_initial": 0.01})
         assert server.requests >= 2
     assert secret not in out.read_text() and secret not in caplog.text
+
+
+def test_cli_sampler_provider_and_dry_run(seeds_path, tmp_path):
+    from click.testing import CliRunner
+
+    from seedgen.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "s.parquet"
+    res = runner.invoke(
+        main, ["synthesize", str(seeds_path), "-n", "40", "-o", str(out), "--provider", "sampler", "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_parquet(out)) == 40
+    res = runner.invoke(
+        main,
+        [
+            "synthesize",
+            str(seeds_path),
+            "-n",
+            "40",
+            "-o",
+            str(tmp_path / "d.csv"),
+            "--mode",
+            "llm",
+            "--dry-run",
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0 and "--- estimate for 40 rows" in res.output
+    assert not (tmp_path / "d.csv").exists()
+    res = runner.invoke(main, ["synthesize", str(seeds_path), "-n", "0", "-o", str(tmp_path / "e.csv")])
+    assert res.exit_code == 2
