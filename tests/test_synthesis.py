@@ -149,7 +149,8 @@ def test_hybrid_keeps_the_sampled_structure_and_only_asks_for_text(seeds, tmp_pa
         run(seeds, tmp_path / "h.csv", server, n=12, mode="hybrid", seed=5)
         body = server.bodies[-1]
     schema = request_schema(body)
-    assert len(schema["properties"]["rows"]["items"]["prefixItems"]) == 1  # only emp_title is written
+    items = schema["properties"]["rows"]["items"]
+    assert items["type"] == "string" and items["minLength"] == 1  # only emp_title, as a flat list
     prompt = body["messages"][-1]["content"]
     assert '"emp_title"' in prompt and "1: [" in prompt
     out = pd.read_csv(tmp_path / "h.csv", dtype=str, keep_default_na=False)

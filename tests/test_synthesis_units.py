@@ -80,6 +80,19 @@ def test_batch_schema_compiles_to_a_llama_cpp_grammar():
     }
 
 
+def test_a_single_column_travels_as_a_flat_list():
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    schema = batch_schema(SPECS[:1], 2)
+    assert schema["properties"]["rows"]["items"] == {"type": "string", "minLength": 1, "maxLength": 36}
+    llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert encode_rows([["clerk"], ["nurse"]], SPECS[:1]) == '{"rows":["clerk","nurse"]}'
+    assert RowValidator(SPECS[:1])("clerk") == ["clerk"]
+    assert parse_answer('{"rows":["clerk","nur') == (
+        ["clerk"],
+        "answer was not complete JSON (1 whole rows kept)",
+    )
+
+
 def test_compact_encoding_is_close_to_csv():
     rows = [
         ["clerk", "A", 1250.5, 3, "Mar-2018", "Yes"],

@@ -91,13 +91,17 @@ def text_cap(spec: ColumnSpec) -> int:
 
 
 def batch_schema(specs: list[ColumnSpec], k: int) -> dict[str, Any]:
-    """`{"rows": [[...], ...]}` with exactly k rows, each a tuple of the columns' values in order."""
-    row = {
-        "type": "array",
-        "prefixItems": [column_schema(s) for s in specs],
-        "minItems": len(specs),
-        "maxItems": len(specs),
-    }
+    """`{"rows": [[...], ...]}` with exactly k rows, each a tuple of the columns' values in order; with a
+    single column, `{"rows": [v1, v2, ...]}` (a one-value array per row would cost ~50 % more tokens)."""
+    if len(specs) == 1:
+        row = column_schema(specs[0])
+    else:
+        row = {
+            "type": "array",
+            "prefixItems": [column_schema(s) for s in specs],
+            "minItems": len(specs),
+            "maxItems": len(specs),
+        }
     return {
         "type": "object",
         "properties": {"rows": {"type": "array", "items": row, "minItems": k, "maxItems": k}},
@@ -132,8 +136,15 @@ def _is_plain_number(v: Any) -> bool:
 
 
 def encode_rows(rows: list[list[Any]], specs: list[ColumnSpec]) -> str:
-    """The answer format itself: `{"rows":[[...],[...]]}` with no spaces (what the model should write)."""
-    return '{"rows":[' + ",".join(encode_values(r, specs) for r in rows) + "]}"
+    """The answer format itself: `{"rows":[[...],[...]]}` with no spaces (what the model should write);
+    a single column travels as a flat list of values."""
+    return '{"rows":[' + ",".join(encode_row(r, specs) for r in rows) + "]}"
+
+
+def encode_row(values: list[Any], specs: list[ColumnSpec]) -> str:
+    """One answer row: a value list, or the bare value when only one column is written."""
+    text = encode_values(values, specs)
+    return text[1:-1] if len(specs) == 1 else text
 
 
 def csv_rows(rows: list[list[Any]]) -> str:
@@ -210,7 +221,9 @@ def _rows_of(obj: Any) -> list[Any] | None:
 
 
 def _salvage(text: str) -> list[Any]:
-    """Complete row arrays/objects from a truncated answer such as `{"rows":[[1,"a"],[2,"b`."""
+    """Complete rows (arrays, objects or single values) from a cut-off answer like `{"rows":[[1,"a"],[2,"b`.
+
+    A value cut at the very end is dropped, and so is a bare number there: `1234` may have been `12345`."""
     start = text.find("[", text.find('"rows"') + 1 if '"rows"' in text else 0)
     if start < 0:
         return []
@@ -219,11 +232,14 @@ def _salvage(text: str) -> list[Any]:
     while i < len(text):
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1
-        if i >= len(text) or text[i] not in "[{":
+        if i >= len(text) or text[i] in "]}":
             break
         try:
-            value, i = dec.raw_decode(text, i)
+            value, end = dec.raw_decode(text, i)
         except json.JSONDecodeError:
             break
+        if end >= len(text.rstrip()) and not isinstance(value, (list, dict, str)):
+            break  # a number at the cut may be missing digits
         rows.append(value)
+        i = end
     return rows

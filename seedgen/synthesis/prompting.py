@@ -21,7 +21,7 @@ import os
 import re
 
 from seedgen.schema import ColumnSpec
-from seedgen.synthesis.encoding import encode_values, header, text_cap
+from seedgen.synthesis.encoding import encode_row, encode_values, header, text_cap
 from seedgen.templating import fmt_number, quote, render_template
 
 #: how many of a row's sampled values a hybrid prompt shows the model (input tokens are a cost too)
@@ -157,9 +157,10 @@ class Prompter:
         typical placeholder values when no sampler is fitted."""
         rows = self.pool.get(cluster) or next(iter(self.pool.values()), None)
         if rows:
-            one = encode_values(rows[batch % len(rows)], self.llm_specs)
+            one = encode_row(rows[batch % len(rows)], self.llm_specs)
         else:
-            one = "[" + ",".join(_placeholder(s) for s in self.llm_specs) + "]"
+            one = ",".join(_placeholder(s) for s in self.llm_specs)
+            one = one if len(self.llm_specs) == 1 else "[" + one + "]"
         return '{"rows":[' + one + (",..." if k > 1 else "") + "]}"
 
     def llm_prompt(self, k: int, instruction: str, batch: int = 0, cluster: int | None = None) -> str:
