@@ -120,6 +120,9 @@ def test_run_gives_exactly_n_rows_although_rules_reject_some(tmp_path, small_loa
     assert m["totals"]["generated"] == len(raw) == sum(r["generated"] for r in m["rounds"])
     assert len(m["rounds"]) >= 2
     assert m["rounds"][1]["asked"] > 40 - m["rounds"][0]["kept"]  # sized by the observed acceptance rate
+    # The filter's rejection reasons went into the next round's prompts.
+    assert m["rounds"][1]["avoid"] == m["rounds"][0]["feedback"]
+    assert any("interest rate is at most 12" in a for a in m["rounds"][1]["avoid"])
     assert m["versions"]["seedgen"] and m["versions"]["python"] and "pandas" in m["versions"]
     assert m["steps"]["profile"]["status"] == "done"
     assert m["steps"]["profile"]["detail"]["real_rows"] == 420  # 30 % of the 600 real rows held out
