@@ -54,11 +54,17 @@ def numeric_stats(x: np.ndarray) -> NumericStats | None:
     )
 
 
-def _codes_by_frequency(s: pd.Series) -> np.ndarray:
-    """Integer codes ordered by frequency (most common = 0); NaN for nulls."""
-    vc = s.value_counts(dropna=True)
-    order = {v: i for i, v in enumerate(vc.index)}
-    return s.map(order).to_numpy(dtype=np.float64, na_value=np.nan)
+def _frequency_order(codes: np.ndarray) -> np.ndarray:
+    """Integer codes (-1 = null) re-numbered by frequency in `codes` (most common = 0); NaN for nulls."""
+    ok = codes >= 0
+    out = np.full(len(codes), np.nan)
+    if not ok.any():
+        return out
+    counts = np.bincount(codes[ok])
+    rank = np.empty(len(counts), dtype=np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+    out[ok] = rank[codes[ok]]
+    return out
 
 
 def _normal_scores(x: np.ndarray) -> np.ndarray:
@@ -72,27 +78,34 @@ def _normal_scores(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def copula_correlation(frame: pd.DataFrame, columns: list[ColumnSpec]) -> Correlation | None:
-    """Gaussian-copula correlation of the numeric, datetime and categorical columns of `frame`."""
-    names, scores = [], []
+def _copula_sources(data: pd.DataFrame, columns: list[ColumnSpec], cat_codes: dict) -> dict[str, tuple]:
+    """Per correlated column, its values over all rows: ("num", floats) or ("cat", integer codes)."""
+    out: dict[str, tuple] = {}
     for spec in columns:
-        if spec.kind in ("id", "text") or spec.name not in frame:
+        if spec.kind in ("id", "text") or spec.name not in data:
             continue
-        s = frame[spec.name]
+        s = data[spec.name]
         if spec.kind in ("numeric", "integer"):
-            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+            out[spec.name] = ("num", pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64))
         elif spec.kind == "datetime":
             x = s.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
             x[s.isna().to_numpy()] = np.nan
-        else:
-            if spec.n_unique > CORRELATION_MAX_LEVELS:
-                continue
-            x = _codes_by_frequency(s)
-        names.append(spec.name)
-        scores.append(_normal_scores(x))
-    if len(names) < 2 or len(frame) < 3:
+            out[spec.name] = ("num", x)
+        elif spec.name in cat_codes and len(cat_codes[spec.name][1]) <= CORRELATION_MAX_LEVELS:
+            out[spec.name] = ("cat", cat_codes[spec.name][0])
+    return out
+
+
+def copula_correlation(sources: dict[str, tuple], rows: np.ndarray) -> Correlation | None:
+    """Gaussian-copula correlation on normal scores of the given rows (categories ordered by frequency)."""
+    names = list(sources)
+    if len(names) < 2 or len(rows) < 3:
         return None
-    z = np.column_stack(scores)
+    z = np.empty((len(rows), len(names)))
+    for j, name in enumerate(names):
+        kind, values = sources[name]
+        x = values[rows] if kind == "num" else _frequency_order(values[rows])
+        z[:, j] = _normal_scores(x)
     sd = z.std(axis=0)
     zc = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     corr = (zc.T @ zc) / len(zc)
@@ -114,19 +127,18 @@ def cluster_profiles(
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     num_specs = [c for c in columns if c.kind in ("numeric", "integer")]
     cat_specs = [c for c in columns if c.kind in ("categorical", "boolean")]
-    # Numbers once as one float matrix: slicing rows of it per cluster is cheap even at 1M rows.
-    num = (
-        np.column_stack(
-            [pd.to_numeric(data[c.name], errors="coerce").to_numpy(np.float64) for c in num_specs]
-        )
-        if num_specs
-        else np.zeros((n, 0))
-    )
     # Categories as integer codes once, then counted per cluster with bincount (no per-cluster strings).
     cat_codes = {}
     for spec in cat_specs:
         codes, uniques = pd.factorize(data[spec.name], sort=False)
         cat_codes[spec.name] = (codes, [str(u) for u in uniques])
+    sources = _copula_sources(data, columns, cat_codes)
+    # Numbers once as one float matrix: slicing rows of it per cluster is cheap even at 1M rows.
+    num = np.empty((n, len(num_specs)))
+    for j, spec in enumerate(num_specs):
+        num[:, j] = (
+            sources[spec.name][1] if spec.name in sources else pd.to_numeric(data[spec.name], errors="coerce")
+        )
     nulls = data.isna().to_numpy()
     profiles = []
     for cid in range(k):
@@ -153,6 +165,6 @@ def cluster_profiles(
         null_rates = nulls[idx].mean(axis=0)
         prof.null_rates = {c: round(float(r), 6) for c, r in zip(data.columns, null_rates, strict=True)}
         corr_idx = idx if size <= CORRELATION_ROWS else rng.choice(idx, CORRELATION_ROWS, replace=False)
-        prof.correlation = copula_correlation(data.iloc[np.sort(corr_idx)], columns)
+        prof.correlation = copula_correlation(sources, np.sort(corr_idx))
         profiles.append(prof)
     return profiles
