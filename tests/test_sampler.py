@@ -255,6 +255,24 @@ def test_product_identity_is_computed():
     assert np.allclose(out["total"], np.round(out["quantity"] * out["price"], 2))
 
 
+def test_identity_solved_for_the_least_round_member(loans_like):
+    # The rule names the round column as its target; the sampler computes the continuous one instead, so
+    # the round amounts keep their point masses.
+    rule = LinearIdentity(target="amount", terms={"balance": 1.0, "paid_principal": 1.0}, support=1.0, n=2000)
+    seeds, typed = _seeds(loans_like[["amount", "paid_principal", "balance"]], [rule])
+    methods = {s.column: s.method for s in seeds.sampler.steps}
+    assert methods["amount"] == "tree"
+    out = sample_rows(seeds, 1000, seed=0)
+    assert set(out["amount"].unique()) <= set(typed["amount"].unique())
+    assert np.allclose(out["amount"], out["balance"] + out["paid_principal"], atol=1e-6)
+
+
+def test_zero_and_one_row(fitted):
+    seeds, _, _ = fitted
+    assert sample_rows(seeds, 0).shape == (0, len(seeds.columns))
+    assert len(sample_rows(seeds, 1, seed=4)) == 1
+
+
 def test_no_sampler_is_a_user_error(fitted):
     from seedgen.errors import UserInputError
 

@@ -10,7 +10,7 @@ from .encode import DISCRETE, as_numbers, from_numbers
 
 
 class GaussianMixtureBaseline:
-    def __init__(self, columns, ks=(1, 2, 4, 6, 8, 12), seed: int = 0, max_levels: int = 50):
+    def __init__(self, columns, ks=(1, 2, 4, 8), seed: int = 0, max_levels: int = 30):
         self.columns, self.ks, self.seed, self.max_levels = columns, ks, seed, max_levels
 
     def fit(self, df: pd.DataFrame) -> GaussianMixtureBaseline:
@@ -49,7 +49,9 @@ class GaussianMixtureBaseline:
         for k in self.ks:
             if k > len(x) // 10:
                 break
-            g = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, random_state=self.seed).fit(x)
+            g = GaussianMixture(
+                k, covariance_type="full", reg_covar=1e-3, max_iter=50, random_state=self.seed
+            ).fit(x)
             bic = g.bic(x)
             if bic < best_bic:
                 best, best_bic = g, bic

@@ -273,7 +273,7 @@ def _to_frame(model: SamplerModel, st: _State, names: list[str], n: int) -> pd.D
         v = st.values[name]
         if step.method == "constant":
             if step.kind == "datetime":
-                cols[name] = pd.Series(pd.to_datetime([step.constant] * n))
+                cols[name] = pd.Series(pd.to_datetime([step.constant] * n)).astype("datetime64[ns]")
             elif step.kind in ("numeric", "integer"):
                 cols[name] = pd.Series(np.full(n, np.nan if step.constant is None else float(step.constant)))
             else:
