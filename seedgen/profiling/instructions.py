@@ -21,6 +21,18 @@ MAX_CORRELATIONS = 8
 MIN_CORRELATION = 0.3
 MAX_RULES_SHOWN = 25
 MAX_MAPPING_SHOWN = 40
+#: the order rules are stated in (and kept in, when there are more than MAX_RULES_SHOWN): the ones that
+#: fix a value exactly first, the looser bounds last
+_PRIORITY = {
+    "functional_dependency": 0,
+    "linear": 1,
+    "product": 2,
+    "domain": 3,
+    "category_band": 4,
+    "null_pattern": 5,
+    "conditional_range": 6,
+    "inequality": 7,
+}
 
 
 def copies(weights: list[float], sampling_factor: float) -> list[int]:
@@ -52,6 +64,9 @@ def datetime_ranges(data: pd.DataFrame, columns: list[ColumnSpec], labels: np.nd
 def describe_rule(rule) -> str:
     """One line for a prompt; data values quoted."""
     text = rule.description or rule.kind
+    # The evidence in parentheses ("a shuffle would hold in 54 % of rows") is for people, not prompts.
+    if text.endswith(")") and " (" in text:
+        text = text[: text.rindex(" (")]
     if rule.kind == "functional_dependency":
         items = list(rule.mapping.items())
         shown = ", ".join(f"{quote(a)}→{quote(b)}" for a, b in items[:MAX_MAPPING_SHOWN])
@@ -132,7 +147,9 @@ def instruction_context(
         datetime=datetime,
         text=text,
         correlations=correlations,
-        rules=[describe_rule(r) for r in rules[:MAX_RULES_SHOWN]],
+        rules=[
+            describe_rule(r) for r in sorted(rules, key=lambda r: _PRIORITY.get(r.kind, 9))[:MAX_RULES_SHOWN]
+        ],
     )
 
 
