@@ -86,9 +86,9 @@ class DetectionAUC(Metric):
         x = np.vstack([xr, xs])
         y = np.r_[np.zeros(len(xr)), np.ones(len(xs))]
         model = HistGradientBoostingClassifier(
-            max_iter=30,
+            max_iter=20,
             max_leaf_nodes=15,
-            learning_rate=0.2,
+            learning_rate=0.3,
             categorical_features=np.array(is_cat),
             random_state=seed,
             early_stopping=False,

@@ -46,9 +46,9 @@ def task_of(spec) -> str | None:
 def _models(task: str, seed: int) -> dict:
     if task == "classification":
         return {
-            "logistic_regression": LogisticRegression(max_iter=100, tol=1e-3, C=1.0),
+            "logistic_regression": LogisticRegression(max_iter=60, tol=1e-3, C=1.0),
             "random_forest": RandomForestClassifier(
-                n_estimators=25,
+                n_estimators=20,
                 max_depth=10,
                 max_features="sqrt",
                 min_samples_leaf=2,
@@ -58,7 +58,7 @@ def _models(task: str, seed: int) -> dict:
             # few, regularised boosting rounds: fast, and stable on small classes (unregularised 100-round
             # fits diverged on a 7-class target with a rare class)
             "gradient_boosting": HistGradientBoostingClassifier(
-                max_iter=20,
+                max_iter=15,
                 learning_rate=0.3,
                 max_leaf_nodes=15,
                 l2_regularization=1.0,
@@ -69,7 +69,7 @@ def _models(task: str, seed: int) -> dict:
     return {
         "linear_regression": Ridge(alpha=1.0),
         "random_forest": RandomForestRegressor(
-            n_estimators=25,
+            n_estimators=20,
             max_depth=10,
             max_features="sqrt",
             min_samples_leaf=2,
@@ -77,7 +77,7 @@ def _models(task: str, seed: int) -> dict:
             random_state=seed,
         ),
         "gradient_boosting": HistGradientBoostingRegressor(
-            max_iter=20,
+            max_iter=15,
             learning_rate=0.3,
             max_leaf_nodes=15,
             l2_regularization=1.0,
@@ -189,8 +189,14 @@ class TSTRUtility(Metric):
         results = []
         if task == "classification":
             counts = pd.Series(y_real).value_counts()
+            names = sorted(set(y_real.tolist()) | set(y_test.tolist()) | set(y_syn.tolist()))
+            # integer labels: sklearn's target checks on object arrays of strings cost more than the fits
+            code = {c: i for i, c in enumerate(names)}
+            y_real, y_syn, y_test = (
+                np.array([code[v] for v in y], dtype=np.int64) for y in (y_real, y_syn, y_test)
+            )
             classes = sorted(set(y_real.tolist()) | set(y_test.tolist()))
-            positive = str(counts.index[-1])  # the minority class: the one a user usually cares about
+            positive = code[str(counts.index[-1])]  # the minority class: the one a user usually cares about
             main, chance = "roc_auc", 0.5
         else:
             main, chance = "r2", 0.0

@@ -29,7 +29,7 @@ _STEPS = 5
 def _run(real, synthetics: list, names: list[str] | None, output, *, holdout, target, rules, seed, quiet):
     from seedgen.evaluation.prepare import align, prepare_real
     from seedgen.evaluation.report import render_report
-    from seedgen.evaluation.runner import RealContext, evaluate_set
+    from seedgen.evaluation.runner import RealContext, evaluate_set, native_threads
 
     if output is None or str(output) == "":
         raise UserInputError("no output folder given", fix="pass -o report_dir")
@@ -50,10 +50,7 @@ def _run(real, synthetics: list, names: list[str] | None, output, *, holdout, ta
         if names is None and any(a.name == aligned.name for a in sets):
             aligned.name = f"{aligned.name} ({i + 1})"
         sets.append(aligned)
-    # One native thread per library: OpenMP pools (gradient boosting, BLAS) spin-wait, and on a machine
-    # shared with other work two spinning threads made a 6-second fit take over 100 seconds.
-    threads = int(os.environ.get("SEEDGEN_THREADS", "1") or 1)
-    with threadpool_limits(limits=max(threads, 1)), progress(quiet) as bar:
+    with threadpool_limits(limits=native_threads()), progress(quiet) as bar:
         task = bar.add_task("evaluating", total=1 + _STEPS * len(sets) + 1)
         ctx = RealContext.build(prep, seed)
         bar.advance(task)

@@ -8,11 +8,14 @@ so `compare` with five sets costs little more than five times the per-set work.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from seedgen.evaluation.conformance import rule_conformance
 from seedgen.evaluation.metrics import (
@@ -42,6 +45,19 @@ log = logging.getLogger("seedgen")
 DCR_SHARE_LIMIT = 0.6
 #: expected share of rows "too close" is 5 % by construction; flag at three times that
 TOO_CLOSE_LIMIT = 0.15
+
+
+def native_threads() -> int:
+    """Threads per native pool (OpenMP, BLAS): 1 unless SEEDGEN_THREADS says otherwise.
+
+    OpenMP pools spin-wait; on a machine shared with other work two spinning threads made a 6-second
+    gradient-boosting fit take over 100 seconds. Evaluation gets its parallelism from running model fits
+    next to the pandas work instead.
+    """
+    try:
+        return max(int(os.environ.get("SEEDGEN_THREADS", "1") or 1), 1)
+    except ValueError:
+        return 1
 
 
 @dataclass
@@ -147,37 +163,34 @@ def evaluate_set(
         if bar is not None and task is not None:
             bar.advance(task)
 
-    with _timed(timings, "fidelity"):
-        fid, syn_corr = compute_fidelity(ctx.side, prep.real, syn, aligned.not_computed)
-        if ctx.holdout_fidelity is not None:
-            attach_ceilings(fid, ctx.holdout_fidelity)
-    step()
-    with _timed(timings, "utility"):
-        utility = _utility(ctx, aligned, warnings)
-    step()
-    with _timed(timings, "detection"):
-        det = DetectionAUC.compute_breakdown(prep.real, syn, columns=aligned.columns, seed=ctx.seed)
-        auc = det["score"]
-        detection = Detection(
-            auc=Score(
-                value=auc, ceiling=ctx.detection_ceiling, goal="minimize", not_computed=det.get("note")
-            ),
-            score=Score(
-                value=DetectionAUC.to_score(auc),
-                ceiling=DetectionAUC.to_score(ctx.detection_ceiling),
-                not_computed=det.get("note"),
-            ),
-            rows_per_side=det.get("rows_per_side"),
-        )
-    step()
-    with _timed(timings, "privacy"):
-        privacy = _privacy(ctx, aligned)
-    step()
-    with _timed(timings, "conformance"):
-        conformance = rule_conformance(
-            syn, [c for c in prep.specs if c.name in syn.columns], rules, prep.real
-        )
-    step()
+    def model_families():
+        # utility and detection are model fits (native code that releases the GIL): they run in a worker
+        # thread while fidelity and privacy (mostly pandas/numpy) run here, so two cores are both used.
+        # OpenMP thread counts are per calling thread, so the limit is set again in this thread.
+        with threadpool_limits(limits=native_threads()), _timed(timings, "utility"):
+            utility = _utility(ctx, aligned, warnings)
+        step()
+        with threadpool_limits(limits=native_threads()), _timed(timings, "detection"):
+            detection = _detection(ctx, aligned)
+        step()
+        return utility, detection
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        models = pool.submit(model_families)
+        with _timed(timings, "fidelity"):
+            fid, syn_corr = compute_fidelity(ctx.side, prep.real, syn, aligned.not_computed)
+            if ctx.holdout_fidelity is not None:
+                attach_ceilings(fid, ctx.holdout_fidelity)
+        step()
+        with _timed(timings, "privacy"):
+            privacy = _privacy(ctx, aligned)
+        step()
+        with _timed(timings, "conformance"):
+            conformance = rule_conformance(
+                syn, [c for c in prep.specs if c.name in syn.columns], rules, prep.real
+            )
+        step()
+        utility, detection = models.result()
     metrics = Metrics(
         name=aligned.name,
         real=_info(prep.real_name, prep.real),
@@ -193,6 +206,20 @@ def evaluate_set(
         timings=timings,
     )
     return metrics, syn_corr
+
+
+def _detection(ctx: RealContext, aligned: Aligned) -> Detection:
+    det = DetectionAUC.compute_breakdown(ctx.prep.real, aligned.data, columns=aligned.columns, seed=ctx.seed)
+    auc = det["score"]
+    return Detection(
+        auc=Score(value=auc, ceiling=ctx.detection_ceiling, goal="minimize", not_computed=det.get("note")),
+        score=Score(
+            value=DetectionAUC.to_score(auc),
+            ceiling=DetectionAUC.to_score(ctx.detection_ceiling),
+            not_computed=det.get("note"),
+        ),
+        rows_per_side=det.get("rows_per_side"),
+    )
 
 
 def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility:
