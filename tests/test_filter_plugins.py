@@ -183,3 +183,15 @@ def test_decorator_checks_codes_and_selection():
     assert [r.code for r in rs.select(["lending.rate_band", "LN01"])] == ["LN03", "LN01"]
     with pytest.raises(RuleError, match="unknown rule 'XX99'"):
         rs.select(["XX99"])
+
+
+def test_rule_objects_can_be_passed_from_python():
+    @rule("shop.cheap", code="SH05", columns=("price",))
+    def cheap(df):
+        """Prices stay under 50.
+
+        **Anti-pattern**: ``price = 60``. **Best practice**: ``price = 40``.
+        """
+        return df["price"] < 50
+
+    assert check_rows(FRAME, SEEDS, rules=[cheap]).passed.tolist() == [True, False, True]

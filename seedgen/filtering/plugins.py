@@ -126,9 +126,18 @@ def _located(e: BaseException) -> str:
 
 
 def resolve(specs) -> RuleSet:
-    """The rules named by `--rules` values: pack names, .py paths, or rule codes/names of installed packs."""
+    """The rules named by `--rules` values: pack names, .py paths, or rule codes/names of installed packs
+    (and, from Python, `Rule` objects and rule modules)."""
     rs = RuleSet()
     for spec in specs or ():
+        # From Python, rules and rule modules can be passed as objects.
+        if isinstance(spec, Rule):
+            rs.add(spec)
+            continue
+        if isinstance(spec, ModuleType):
+            for r in _pack_rules(spec, spec.__name__):
+                rs.add(r)
+            continue
         spec = str(spec).strip()
         if not spec:
             continue
