@@ -113,6 +113,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--baseline-rows", type=int, default=10_000)
+    ap.add_argument(
+        "--e2e-rows", type=int, default=100_000, help="rows for the end-to-end filter_rows run (CSV in/out)"
+    )
     args = ap.parse_args()
     from seedgen.filtering import check_rows
 
@@ -154,6 +157,21 @@ def main() -> int:
             f"{len(df) / elapsed:,.0f} rows/s ({cpu:.2f} s CPU = {len(df) / cpu:,.0f} rows/s of CPU); "
             f"accepted {report.pass_rate:.2%}, repaired {int(report.fixed.sum()):,}, "
             f"failure table {len(report.failures):,} rows"
+        )
+    if args.e2e_rows:
+        from seedgen.filtering import filter_rows
+        from seedgen.schema import render
+
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = os.path.join(tmp, "raw.csv")
+            render(df.head(args.e2e_rows), seeds.columns).to_csv(raw, index=False)
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = filter_rows(raw, seeds, os.path.join(tmp, "accepted.csv"), rules=["lending"], quiet=True)
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(
+            f"filter_rows end to end (read CSV, coerce, rules, render, write) on {args.e2e_rows:,} rows: "
+            f"{elapsed:.2f} s wall = {args.e2e_rows / elapsed:,.0f} rows/s ({cpu:.2f} s CPU); "
+            f"accepted {res.accepted:,}"
         )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     best = len(df) / results[0][1]
