@@ -82,6 +82,15 @@ def _safe(metric, real, other, note: list[str], **ctx) -> dict:
         return {"score": None}
 
 
+def _null_rate(values) -> float:
+    """Share of missing values of a float array (NaN) or a category view (None)."""
+    arr = np.asarray(values)
+    if len(arr) == 0:
+        return 1.0
+    missing = np.isnan(arr) if arr.dtype.kind == "f" else (arr == None)  # noqa: E711
+    return float(missing.mean())
+
+
 def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> ColumnFidelity:
     notes: list[str] = []
     numeric = spec.kind in NUMERIC_LIKE
@@ -120,8 +129,8 @@ def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> Colu
         synthetic_mean=sm,
         real_std=rs,
         synthetic_std=ss,
-        real_null_rate=float(real.isna().mean()),
-        synthetic_null_rate=float(other.isna().mean()) if len(other) else 1.0,
+        real_null_rate=_null_rate(r),
+        synthetic_null_rate=_null_rate(o),
         note="; ".join(notes) or None,
     )
 

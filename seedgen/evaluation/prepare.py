@@ -285,6 +285,7 @@ class Encoder:
                 parts.append(onehot / np.sqrt(2.0))
         if not parts:
             return np.zeros((len(df), 0))
+        # float64 on purpose: in float32 an exact copy sits at distance ~1e-7, not 0
         return np.hstack(parts)
 
 
