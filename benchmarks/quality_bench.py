@@ -45,7 +45,7 @@ import sys, pandas as pd
 from sdv.metadata import Metadata
 from sdv.single_table import GaussianCopulaSynthesizer
 train = pd.read_csv(sys.argv[1])
-md = Metadata.detect_from_dataframe(train)
+md = Metadata.detect_from_dataframes({"table": train})
 syn = GaussianCopulaSynthesizer(md)
 syn.fit(train)
 syn.sample(int(sys.argv[3])).to_csv(sys.argv[2], index=False)
@@ -183,12 +183,20 @@ def run(name: str, args) -> str:
         if target == "grade_in_AB":
             tr, ho = add_grade_target(train), add_grade_target(holdout)
             ss = {k: add_grade_target(v) for k, v in sets.items()}
+        # Files, as `seedgen compare` reads them (types are inferred from the written text).
+        tr_csv, ho_csv = os.path.join(work, f"tr_{target}.csv"), os.path.join(work, f"ho_{target}.csv")
+        tr.to_csv(tr_csv, index=False)
+        ho.to_csv(ho_csv, index=False)
+        paths = []
+        for i, df in enumerate(ss.values()):
+            paths.append(os.path.join(work, f"set{i}_{target}.csv"))
+            df.to_csv(paths[-1], index=False)
         comp = compare(
-            tr,
-            list(ss.values()),
+            tr_csv,
+            paths,
             os.path.join(args.out, f"{name}_{target}"),
             names=list(ss),
-            holdout=ho,
+            holdout=ho_csv,
             target=target,
             rules=["lending"] if name == "loans" else [],
             seed=args.seed,
