@@ -214,3 +214,21 @@ def test_compute_is_the_breakdown_score():
     assert tv.compute(real["grade"], real["grade"]) == 1.0
     assert METRICS["fidelity.ks_complement"].normalize(0.8) == pytest.approx(0.8)
     assert METRICS["fidelity.wasserstein"].normalize(0.0) == 1.0
+
+
+def test_numeric_target_is_regressed(tables, tmp_path):
+    _, real, syn, hold = tables
+    m = seedgen.evaluate(real, syn, tmp_path / "r", holdout=hold, target="rate", quiet=True)
+    assert m.utility.task == "regression" and m.utility.main_metric == "r2"
+    assert {"r2", "mae", "rmse"} == set(m.utility.models[0].trtr)
+    assert m.utility.models[0].trtr["r2"] > 0.5  # rate follows amount closely in these tables
+    assert m.utility.score.value > 0.5  # an independent sample of the same process is useful
+
+
+def test_gain_ratio_is_relative_to_chance():
+    from seedgen.evaluators.utility.tstr import gain_ratio
+
+    assert gain_ratio(0.9, 0.9, 0.5) == 1.0
+    assert gain_ratio(0.7, 0.9, 0.5) == pytest.approx(0.5)
+    assert gain_ratio(0.45, 0.9, 0.5) == 0.0  # worse than chance floors at 0
+    assert gain_ratio(0.8, 0.5, 0.5) is None  # real models at chance: the ratio means nothing

@@ -253,6 +253,8 @@ def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility
     if not out["synthetic_trainable"]:
         why = f"the synthetic target {target!r} has a single class; no model can learn from it"
         warnings.append(f"TSTR not computed: {why}")
+    elif out["score"] is None:
+        why = "models trained on real rows are no better than chance on the test rows, so TSTR/TRTR is undefined"
     return Utility(
         target=target,
         task=out["task"],
