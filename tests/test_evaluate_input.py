@@ -230,5 +230,5 @@ def test_gain_ratio_is_relative_to_chance():
 
     assert gain_ratio(0.9, 0.9, 0.5) == 1.0
     assert gain_ratio(0.7, 0.9, 0.5) == pytest.approx(0.5)
-    assert gain_ratio(0.45, 0.9, 0.5) == 0.0  # worse than chance floors at 0
+    assert gain_ratio(0.45, 0.9, 0.5) == pytest.approx(-0.125)  # worse than chance stays visible
     assert gain_ratio(0.8, 0.5, 0.5) is None  # real models at chance: the ratio means nothing

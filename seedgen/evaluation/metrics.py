@@ -86,7 +86,11 @@ class ModelUtility(StrictModel):
     model: str
     tstr: dict[str, float | None] = Field(description="metric → value, model trained on synthetic rows")
     trtr: dict[str, float | None] = Field(description="metric → value, model trained on real rows")
-    ratio: float | None = Field(None, description="TSTR / TRTR of the main metric (ROC AUC or R²)")
+    ratio: float | None = Field(
+        None,
+        description="(TSTR − chance) / (TRTR − chance) of the main metric (ROC AUC − 0.5, or R²); negative = "
+        "worse than chance",
+    )
 
 
 class Utility(StrictModel):
@@ -96,7 +100,7 @@ class Utility(StrictModel):
     task: str | None = Field(None, description="classification or regression")
     test_set: str | None = Field(None, description="which real rows the models were tested on")
     main_metric: str | None = None
-    score: Score = Field(Score(), description="mean TSTR/TRTR ratio of the main metric over models")
+    score: Score = Field(Score(), description="mean of the models' ratios, floored at 0")
     models: list[ModelUtility] = []
 
 
