@@ -173,6 +173,21 @@ def tokens_per_row(specs: list[ColumnSpec]) -> float:
     return total
 
 
+def max_tokens_per_row(specs: list[ColumnSpec]) -> float:
+    """Output tokens a row may take at worst (text at its length cap, long numbers): the token limit of
+    a request is set from this, so a valid but wordy answer is never cut off and re-asked."""
+    total = 4.0
+    for s in specs:
+        if s.kind == "text":
+            total += 3 + text_cap(s) / 2.5
+        elif s.kind in ("categorical", "boolean"):
+            longest = max((len(c.value) for c in s.categories or []), default=12)
+            total += 3 + longest / 2
+        else:
+            total += 2 * (tokens_per_row([s]) - 2) + 2
+    return total
+
+
 # --------------------------------------------------------------------------- parsing answers
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)

@@ -27,7 +27,7 @@ from seedgen.templating import fmt_number, quote, render_template
 #: how many of a row's sampled values a hybrid prompt shows the model (input tokens are a cost too)
 MAX_CONTEXT_COLUMNS = 12
 #: categories listed in a prompt; more are enforced by the schema and repaired by validation
-MAX_LISTED_CATEGORIES = 30
+MAX_LISTED_CATEGORIES = 12
 MAX_AVOID = 10
 MAX_VALUE_EXAMPLES = 4
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

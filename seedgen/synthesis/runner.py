@@ -32,7 +32,7 @@ from seedgen.errors import ProviderError
 from seedgen.providers.base import Completion, CompletionRequest
 from seedgen.schema import ColumnSpec, render
 from seedgen.seeds import SeedFile
-from seedgen.synthesis.encoding import batch_schema, parse_answer, tokens_per_row
+from seedgen.synthesis.encoding import batch_schema, max_tokens_per_row, parse_answer
 from seedgen.synthesis.journal import Journal
 from seedgen.synthesis.prompting import Prompter
 from seedgen.synthesis.validation import Invalid, RowValidator
@@ -117,7 +117,7 @@ class Plan:
             prompt=self.prompt(batch, slots),
             system=self.prompter.system,
             json_schema=batch_schema(self.llm_specs, k) if self.schema else None,
-            max_tokens=int(tokens_per_row(self.llm_specs) * k * 2 + 48),
+            max_tokens=int(max_tokens_per_row(self.llm_specs) * k + 48),
             # a fresh seed per attempt: a retried request must not get the same bad answer back
             seed=(self.seed * 1_000_003 + batch * 1_009 + attempt * 7_919) % 2**31,
             topic=f"cluster {self.instruction(batch)[0]}" if self.mode == "llm" else "rows",
