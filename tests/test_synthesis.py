@@ -319,3 +319,11 @@ def test_cli_sampler_provider_and_dry_run(seeds_path, tmp_path):
     assert not (tmp_path / "d.csv").exists()
     res = runner.invoke(main, ["synthesize", str(seeds_path), "-n", "0", "-o", str(tmp_path / "e.csv")])
     assert res.exit_code == 2
+
+
+def test_hybrid_dry_run_shows_each_clusters_own_rows(seeds, tmp_path, capsys):
+    synthesize(seeds, 40, tmp_path / "raw.csv", mode="hybrid", rows_per_request=4, dry_run=True, quiet=True)
+    sections = capsys.readouterr().out.split("--- cluster ")[1:]
+    assert len(sections) == 2
+    first_rows = [next(line for line in s.splitlines() if line.startswith("1: ")) for s in sections]
+    assert first_rows[0] != first_rows[1]
