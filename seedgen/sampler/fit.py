@@ -133,7 +133,8 @@ def fit_sampler(
         spec = specs[name]
         if spec.kind in _DISCRETE:
             codes[name] = _codes(
-                data[name], classes.get(name) or _lookup_classes(plan.derived[name], data[name])
+                data[name],
+                classes[name] if name in classes else _lookup_classes(plan.derived[name], data[name]),
             )
             if spec.kind == "text":
                 codes[name] = _spread_rare(codes[name], data[name], rng)
