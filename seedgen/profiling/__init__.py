@@ -105,6 +105,7 @@ def profile(
     copies of each cluster's instruction are written; `drop` columns are left out of clustering (still
     profiled and synthesized); `examples` keeps that many real rows for few-shot prompts (default none).
     """
+    from seedgen.filtering import domain_rules
     from seedgen.sampler.fit import fit_sampler
 
     drop = list(drop or [])
@@ -146,6 +147,9 @@ def profile(
         profiles = cluster_profiles(typed, columns, labels, seed)
         stage("constraints")
         rules = discover(typed, columns, seed=seed)
+        # Formulas that installed rule packs declare (e.g. the lending EMI installment), measured on this
+        # table: listed with their support, the filter enforces the ones the real data keeps.
+        rules += domain_rules(typed, columns)
         log.info("%d constraints discovered", len(rules))
         stage("sampler")
         if n_rows > SAMPLER_ROWS:
