@@ -47,8 +47,10 @@ from sdv.single_table import GaussianCopulaSynthesizer
 train = pd.read_csv(sys.argv[1])
 md = Metadata.detect_from_dataframes({"table": train})
 syn = GaussianCopulaSynthesizer(md)
-syn.fit(train)
-syn.sample(int(sys.argv[3])).to_csv(sys.argv[2], index=False)
+syn.fit({"table": train})  # SDV 2 takes and returns {table name: frame}
+out = syn.sample(int(sys.argv[3]))
+out = next(iter(out.values())) if isinstance(out, dict) else out
+out.to_csv(sys.argv[2], index=False)
 """
 
 
@@ -62,12 +64,12 @@ def split(path: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def profile_train(train_csv: str, seed: int):
+def profile_train(train_csv: str, seed: int, target: str | None = None):
     """Seeds for the training part: `seedgen profile` when it exists, else schema + KMeans + sampler only."""
     try:
         from seedgen.profiling import profile
 
-        return profile(train_csv, seed=seed, quiet=True), "profile"
+        return profile(train_csv, target=target, seed=seed, quiet=True), "profile"
     except ImportError as e:
         print(f"# seedgen.profiling not available ({e}); fitting the sampler without discovered rules")
     from sklearn.cluster import KMeans
@@ -146,7 +148,8 @@ def run(name: str, args) -> str:
     notes: list[str] = []
 
     t0 = time.perf_counter()
-    seeds, how = profile_train(train_csv, args.seed)
+    # `seedgen profile --target`: the first utility target (the sampler draws it last, from all columns)
+    seeds, how = profile_train(train_csv, args.seed, target=targets[0])
     fit_s = time.perf_counter() - t0
     size_mb = len(seeds.model_dump_json()) / 1e6
     syn, info = sampler_rows(seeds, n, args.seed + 1, ["lending"] if name == "loans" else [])

@@ -193,7 +193,10 @@ def make_plan(
     pos = {n: i for i, n in enumerate(drawn)}
 
     def key(n):
-        return (0 if n in derived else 1, 1 if specs[n].kind == "text" else 0, n_unique.get(n, 0), pos[n])
+        # The prediction target (`--target`) comes last: drawn from every other column, it keeps the
+        # relation a model trained on synthetic rows has to learn.
+        last = 2 if specs[n].kind == "text" else 1 if specs[n].target else 0
+        return (0 if n in derived else 1, last, n_unique.get(n, 0), pos[n])
 
     heap = [(key(n), n) for n in drawn if indeg[n] == 0]
     heapq.heapify(heap)
