@@ -151,6 +151,8 @@ def test_objects_keyed_by_column_are_accepted():
         (["a", "A", 200, 1, "Mar-2030", "Yes"], "outside the real date range"),
         ([None, "A", 200, 1, "Mar-2018", "Yes"], "is empty"),
         (["...", "A", 200, 1, "Mar-2018", "Yes"], "placeholder"),
+        (["1,699.54", "A", 200, 1, "Mar-2018", "Yes"], "only digits"),
+        (["Amount", "A", 200, 1, "Mar-2018", "Yes"], "repeats a column name"),
         (["x" * 200, "A", 200, 1, "Mar-2018", "Yes"], "longer than"),
         (["a", "A", 200, 1, "Mar-2018", "maybe"], "not one of its categories"),
         (["a", "A", 200, 1, "Mar-2018"], "5 values, expected 6"),
@@ -161,6 +163,13 @@ def test_objects_keyed_by_column_are_accepted():
 def test_invalid_rows_are_rejected_with_a_reason(row, reason):
     with pytest.raises(Invalid, match=reason):
         RowValidator(SPECS)(row)
+
+
+def test_free_text_echoing_its_rows_values_is_rejected():
+    check = RowValidator(SPECS[:1], ["title", "grade"])
+    check.echo_check(["clerk"], ["B", 100.0])
+    with pytest.raises(Invalid, match="repeats another value"):
+        check.echo_check(["b"], ["B", 100.0])
 
 
 def test_nullable_column_takes_null_and_iso_dates_are_converted():

@@ -188,7 +188,7 @@ class Runner:
         self.on_progress = on_progress or (lambda c: None)
         self.max_empty = max_empty
         self.count = Counters()
-        self.validate = RowValidator(plan.llm_specs)
+        self.validate = RowValidator(plan.llm_specs, plan.seeds.column_names)
         self.started = time.perf_counter()
 
     async def run(self) -> Counters:
@@ -239,6 +239,7 @@ class Runner:
                     raise self._give_up(batch, last_problem)
             if problem:
                 last_problem = problem
+                log.debug("batch %d attempt %d: %d rows kept; %s", batch, attempt, len(taken), problem)
             self.on_progress(self.count)
 
     def _account(self, c: Completion) -> None:
@@ -255,9 +256,12 @@ class Runner:
         taken: list[tuple[int, list]] = []
         free = iter(pending)
         problems = [problem] if problem else []
+        shown = self.plan.context_rows(pending) if hybrid and self.plan.context_specs else None
         for j, row in enumerate(rows[: len(pending)] if hybrid else rows):
             try:
                 values = self.validate(row)
+                if shown is not None:
+                    self.validate.echo_check(values, shown[j])
             except Invalid as e:
                 self.count.invalid_rows += 1
                 self.count.reason(str(e))

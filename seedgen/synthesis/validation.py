@@ -32,8 +32,10 @@ class Invalid(ValueError):
 class ColumnValidator:
     """Checks and canonicalises values of one column (built once per run, used for every row)."""
 
-    def __init__(self, spec: ColumnSpec):
+    def __init__(self, spec: ColumnSpec, echoes: frozenset[str] = frozenset()):
         self.spec = spec
+        #: casefolded strings a free-text value must not be (the table's column names: small models echo them)
+        self.echoes = echoes
         self.cats: dict[str, str] = {}
         if spec.categories:
             for c in spec.categories:
@@ -116,8 +118,10 @@ class ColumnValidator:
 
     def _text(self, value: Any) -> str:
         text = " ".join(_CONTROL.sub(" ", _written(value)).split())
-        if not any(ch.isalnum() for ch in text):
-            raise Invalid(f"{self.spec.name!r} is blank or a placeholder")
+        if not any(ch.isalpha() for ch in text):
+            raise Invalid(f"{self.spec.name!r}: {text[:20]!r} is blank, a placeholder or only digits")
+        if self.spec.kind == "text" and text.casefold() in self.echoes:
+            raise Invalid(f"{self.spec.name!r}: {text[:30]!r} repeats a column name instead of a value")
         if len(text) > text_cap(self.spec):
             raise Invalid(f"{self.spec.name!r}: text longer than {text_cap(self.spec)} characters")
         return text
@@ -151,10 +155,18 @@ def _date_bound(v: Any, fmt: str | None) -> pd.Timestamp | None:
 class RowValidator:
     """Validates whole answer rows (value lists, or objects keyed by column name) for a set of columns."""
 
-    def __init__(self, specs: list[ColumnSpec]):
+    def __init__(self, specs: list[ColumnSpec], all_names: list[str] | None = None):
         self.specs = specs
         self.names = [s.name for s in specs]
-        self.columns = [ColumnValidator(s) for s in specs]
+        echoes = frozenset(n.casefold() for n in (all_names or self.names))
+        self.columns = [ColumnValidator(s, echoes) for s in specs]
+
+    def echo_check(self, values: list[Any], shown: list[Any]) -> None:
+        """Reject free text that merely repeats one of the row's own values shown in the prompt."""
+        seen = {str(v).casefold() for v in shown if v is not None}
+        for spec, v in zip(self.specs, values, strict=True):
+            if spec.kind == "text" and v is not None and str(v).casefold() in seen:
+                raise Invalid(f"{spec.name!r}: {str(v)[:30]!r} repeats another value of its row")
 
     def __call__(self, row: Any) -> list[Any]:
         """The row's canonical values in column order, or raise Invalid saying what is wrong."""
