@@ -267,6 +267,13 @@ def test_identity_solved_for_the_least_round_member(loans_like):
     assert np.allclose(out["amount"], out["balance"] + out["paid_principal"], atol=1e-6)
 
 
+def test_target_is_drawn_last(loans_like):
+    df = loans_like[["grade", "amount", "income", "delinq"]]
+    cols = infer_schema(_table(df), target="grade")
+    model = fit_sampler(coerce(df, cols), cols, np.zeros(len(df), int), [], seed=0)
+    assert [s.column for s in model.steps if s.method == "tree"][-1] == "grade"
+
+
 def test_zero_and_one_row(fitted):
     seeds, _, _ = fitted
     assert sample_rows(seeds, 0).shape == (0, len(seeds.columns))
