@@ -26,7 +26,17 @@ def test_wheel_installs_and_profiles(tmp_path, loans_path):
         ROOT,
         src,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache", "examples", "runs", "out"
+            ".git",
+            ".venv",
+            "venv",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            ".*cache",
+            "examples",
+            "runs",
+            "out",
         ),
     )
     # No build isolation: setuptools is already in this environment and CI may be offline.
