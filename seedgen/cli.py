@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -23,6 +24,9 @@ class _Group(click.Group):
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
+        # SIGTERM's default action skips every `finally`: turn it into an interrupt so child processes
+        # (the embedded llama.cpp server) are stopped and journals flushed, as on Ctrl-C.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             rv = super().main(*args, **kwargs)
             sys.exit(rv if isinstance(rv, int) else EXIT_OK)
