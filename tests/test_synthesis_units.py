@@ -153,6 +153,7 @@ def test_objects_keyed_by_column_are_accepted():
         (["...", "A", 200, 1, "Mar-2018", "Yes"], "placeholder"),
         (["1,699.54", "A", 200, 1, "Mar-2018", "Yes"], "only digits"),
         (["Amount", "A", 200, 1, "Mar-2018", "Yes"], "repeats a column name"),
+        (['"]} Here is the JSON', "A", 200, 1, "Mar-2018", "Yes"], "looks like JSON or code"),
         (["x" * 200, "A", 200, 1, "Mar-2018", "Yes"], "longer than"),
         (["a", "A", 200, 1, "Mar-2018", "maybe"], "not one of its categories"),
         (["a", "A", 200, 1, "Mar-2018"], "5 values, expected 6"),

@@ -239,7 +239,14 @@ class Runner:
                     raise self._give_up(batch, last_problem)
             if problem:
                 last_problem = problem
-                log.debug("batch %d attempt %d: %d rows kept; %s", batch, attempt, len(taken), problem)
+                log.debug(
+                    "batch %d attempt %d: %d rows kept; %s; answer began %r",
+                    batch,
+                    attempt,
+                    len(taken),
+                    problem,
+                    completion.text[:160],
+                )
             self.on_progress(self.count)
 
     def _account(self, c: Completion) -> None:

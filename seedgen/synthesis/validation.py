@@ -23,6 +23,8 @@ _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 _FALSE = {"false", "no", "n", "f", "0", "0.0"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _NUM_JUNK = re.compile(r"[,$€£%\s_]")
+#: brackets, braces and backticks: a small model's answer spilling JSON or code into a text value
+_MARKUP = re.compile(r"[{}\[\]`]")
 
 
 class Invalid(ValueError):
@@ -120,6 +122,8 @@ class ColumnValidator:
         text = " ".join(_CONTROL.sub(" ", _written(value)).split())
         if not any(ch.isalpha() for ch in text):
             raise Invalid(f"{self.spec.name!r}: {text[:20]!r} is blank, a placeholder or only digits")
+        if self.spec.kind == "text" and _MARKUP.search(text):
+            raise Invalid(f"{self.spec.name!r}: {text[:30]!r} looks like JSON or code, not a value")
         if self.spec.kind == "text" and text.casefold() in self.echoes:
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} repeats a column name instead of a value")
         if len(text) > text_cap(self.spec):
