@@ -286,3 +286,23 @@ def test_no_sampler_is_a_user_error(fitted):
     seeds, _, _ = fitted
     with pytest.raises(UserInputError):
         sample_rows(seeds.model_copy(update={"sampler": None}), 10)
+
+
+def test_unique_free_text_gets_phrases_of_shared_words_only(tmp_path):
+    """A free-text column with no value shared by enough rows is not left empty in sampler mode, and
+    nothing rare (here the per-row number and name) reaches the output."""
+    import seedgen
+    from seedgen.filtering import check_rows
+
+    rng = np.random.default_rng(3)
+    n = 300
+    notes = [f"{rng.choice(['late', 'early'])} payment note {i} for client{i}" for i in range(n)]
+    df = pd.DataFrame({"amount": rng.normal(100, 10, n).round(2), "note": notes})
+    seeds = seedgen.profile(df, quiet=True)
+    out = sample_rows(seeds, 200, seed=4)
+    assert out["note"].notna().all()
+    shared = {"late", "early", "payment", "note", "for"}
+    words = set(" ".join(out["note"]).split())
+    assert words <= shared
+    assert not set(out["note"]) & set(notes)
+    assert check_rows(out, seeds).passed.all()

@@ -118,6 +118,8 @@ def fit_sampler(
                     # Free text keeps only values many rows share: a rare string can identify a person.
                     counts = nonnull.astype(str).value_counts()
                     cl = [str(k) for k in counts.index[counts >= point_min]]
+                    if not cl:
+                        cl = _word_phrases(nonnull, point_min, rng)
                 classes[spec.name] = cl
 
     plan = make_plan(columns, rules, modelled, n_unique, n)
@@ -137,7 +139,7 @@ def fit_sampler(
                 classes[name] if name in classes else _lookup_classes(plan.derived[name], data[name]),
             )
             if spec.kind == "text":
-                codes[name] = _spread_rare(codes[name], data[name], rng)
+                codes[name] = _spread_rare(codes[name], data[name], rng, len(classes.get(name) or []))
         if name in fidx:
             if spec.kind in _DISCRETE:
                 X[:, fidx[name]] = np.where(codes[name] >= 0, codes[name], np.nan)
@@ -219,14 +221,53 @@ def fit_sampler(
     )
 
 
-def _spread_rare(codes: np.ndarray, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
-    """Text rows holding a rare value get a frequent value instead (drawn by frequency), nulls stay null."""
+def _spread_rare(codes: np.ndarray, s: pd.Series, rng: np.random.Generator, n_classes: int = 0) -> np.ndarray:
+    """Text rows holding a rare value get a frequent value instead (drawn by frequency), nulls stay null.
+
+    When no row holds a shared value (the classes are composed phrases), rare rows get a phrase uniformly.
+    """
     rare = (codes < 0) & s.notna().to_numpy()
     known = codes[codes >= 0]
-    if rare.any() and known.size:
+    if rare.any() and (known.size or n_classes):
         codes = codes.copy()
-        codes[rare] = rng.choice(known, rare.sum())
+        codes[rare] = rng.choice(known, rare.sum()) if known.size else rng.integers(0, n_classes, rare.sum())
     return codes
+
+
+def _word_phrases(
+    texts: pd.Series, min_rows: int, rng: np.random.Generator, n_phrases: int = 64
+) -> list[str]:
+    """Phrases of words that at least `min_rows` rows use, for free text where no whole value is shared.
+
+    Sampler mode must not leave such a column empty (the real one is not), nor copy a rare value: the
+    phrases take only shared words, as many per phrase as real values have, in their usual order, so no
+    name, number or other rare word can reach the output. Empty when no word is shared either.
+    """
+    words = texts.astype(str).str.split()
+    flat = words.explode().dropna()
+    if flat.empty:
+        return []
+    row = flat.index.to_numpy()
+    rows_per_word = pd.Series(row, index=flat.to_numpy()).groupby(level=0).nunique()
+    frequent = rows_per_word[rows_per_word >= min_rows]
+    if frequent.empty:
+        return []
+    lengths = words.str.len().to_numpy()
+    position = pd.Series(
+        flat.groupby(level=0).cumcount().to_numpy()
+        / np.maximum(lengths[pd.Index(words.index).get_indexer(flat.index)] - 1, 1),
+        index=flat.to_numpy(),
+    )
+    order = position.groupby(level=0).mean().reindex(frequent.index)
+    vocab = frequent.index.to_numpy()
+    p = frequent.to_numpy(dtype=float) / frequent.sum()
+    phrases: set[str] = set()
+    for k in rng.choice(lengths, n_phrases):
+        k = int(min(max(k, 1), len(vocab)))
+        pick = rng.choice(len(vocab), k, replace=False, p=p)
+        pick = pick[np.argsort(order.to_numpy()[pick], kind="stable")]
+        phrases.add(" ".join(vocab[pick]))
+    return sorted(phrases)
 
 
 def _lookup_classes(d: Derivation, s: pd.Series) -> list[str]:
