@@ -231,3 +231,20 @@ def to_csv_text(df: pd.DataFrame) -> str:
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     return buf.getvalue()
+
+
+def read_json_object(path: str | os.PathLike, *, missing: str, fix: str | None = None) -> dict:
+    """A JSON object from `path` (seeds.json, run.json), or a one-line UserInputError saying what is wrong."""
+    import json
+
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError as e:
+        raise UserInputError(missing, fix=fix) from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: not a JSON object")
+    return data

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from seedgen._model import StrictModel, parse_model
 from seedgen.errors import UserInputError
+from seedgen.io import read_json_object
 from seedgen.sampler.model import SamplerModel
 from seedgen.schema import ColumnSpec
 
@@ -219,15 +220,9 @@ def save_seeds(seeds: SeedFile, path: str | os.PathLike) -> None:
 
 def load_seeds(path: str | os.PathLike) -> SeedFile:
     path = str(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError as e:
-        raise UserInputError(
-            f"{path}: no such seeds file", fix="create it with `seedgen profile DATA -o seeds.json`"
-        ) from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserInputError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise UserInputError(f"{path}: not a seedgen seeds.json")
+    data = read_json_object(
+        path,
+        missing=f"{path}: no such seeds file",
+        fix="create it with `seedgen profile DATA -o seeds.json`",
+    )
     return parse_model(SeedFile, _upgrade(data), path)

@@ -10,7 +10,6 @@ keys live in the environment only and no part of the config can carry one.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 from importlib import metadata
@@ -21,6 +20,7 @@ from pydantic import Field
 import seedgen
 from seedgen._model import StrictModel, parse_model
 from seedgen.errors import UserInputError
+from seedgen.io import read_json_object
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "run.json"
@@ -149,15 +149,11 @@ def save_manifest(m: RunManifest, folder: str | os.PathLike) -> None:
 
 def load_manifest(folder: str | os.PathLike) -> RunManifest:
     path = os.path.join(folder, MANIFEST_NAME)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError as e:
-        raise UserInputError(
-            f"{folder}: no {MANIFEST_NAME} to resume from", fix="run without --resume to start a new run"
-        ) from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserInputError(f"{path}: not valid JSON ({e})") from e
+    data = read_json_object(
+        path,
+        missing=f"{folder}: no {MANIFEST_NAME} to resume from",
+        fix="run without --resume to start a new run",
+    )
     if not isinstance(data, dict) or data.get("version", 0) > MANIFEST_VERSION:
         raise UserInputError(f"{path}: not a run manifest this seedgen understands")
     return parse_model(RunManifest, data, path)
