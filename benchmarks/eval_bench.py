@@ -8,8 +8,8 @@ Cases:
   3. 100k × 100k (both resampled from the example with jitter), full seedgen evaluation.
 
 SDMetrics needs pandas < 3 while seedgen's environment has pandas 3, so the reference runs in its own
-virtualenv (`--sdmetrics-python`, default /work/sdm-venv/bin/python, made with `python -m venv
-/work/sdm-venv && /work/sdm-venv/bin/pip install sdmetrics`); only `QualityReport.generate` is timed there.
+virtualenv (`--sdmetrics-python`, default benchmarks/.venv-sdmetrics/bin/python, made with `python -m venv
+benchmarks/.venv-sdmetrics && benchmarks/.venv-sdmetrics/bin/pip install sdmetrics`); only `QualityReport.generate` is timed there.
 
 Usage: python benchmarks/eval_bench.py [--skip-100k] [--sdmetrics-python PATH]
 """
@@ -134,7 +134,10 @@ def run_sdmetrics(real, syn, python: str) -> dict | None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-100k", action="store_true")
-    ap.add_argument("--sdmetrics-python", default="/work/sdm-venv/bin/python")
+    ap.add_argument(
+        "--sdmetrics-python",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv-sdmetrics", "bin", "python"),
+    )
     ap.add_argument("--target", default="grade", help="utility target (grade: 7 classes, the slow case)")
     args = ap.parse_args()
     print(

@@ -7,7 +7,7 @@ Each generator is fitted on the 70 % part and draws as many rows; `seedgen.evalu
 set against the training rows with the 30 % holdout (detection AUC, shape, pairs, TSTR/TRTR, DCR share,
 exact copies, rule conformance). The sampler rows go through the filter (`check_rows` with the `lending`
 rule pack and fixes) as in `seedgen synthesize --mode sampler` + `seedgen filter`. SDV runs in its own
-virtualenv (SDV pins pandas < 3): set SEEDGEN_SDV_PYTHON to its python (default /work/sdv-venv/bin/python).
+virtualenv (SDV pins pandas < 3): set SEEDGEN_SDV_PYTHON to its python (default benchmarks/.venv-sdv/bin/python, made with `python -m venv benchmarks/.venv-sdv && benchmarks/.venv-sdv/bin/pip install torch==2.13.0 sdv`).
 Prints one markdown table per data set; paste it into benchmarks/RESULTS.md.
 """
 
@@ -39,7 +39,10 @@ DATA = {
     "loans": (ROOT / "examples/lending_club/lending_club_loans.csv", ["homeownership", "grade_in_AB"]),
     "credit": (ROOT / "examples/credit_minority/lending_club_credit.csv", ["Class"]),
 }
-SDV_PYTHON = os.environ.get("SEEDGEN_SDV_PYTHON", "/work/sdv-venv/bin/python")
+SDV_PYTHON = os.environ.get(
+    "SEEDGEN_SDV_PYTHON",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv-sdv", "bin", "python"),
+)
 _SDV_SCRIPT = """
 import sys, pandas as pd
 from sdv.metadata import Metadata
