@@ -272,3 +272,18 @@ def test_damaged_journal_is_an_error(tmp_path):
         fh.write("garbage\n{}\n")
     with pytest.raises(UserInputError, match="damaged"):
         Journal(str(path), {"n": 1}).open(resume=True)
+
+
+def test_text_echoing_a_column_name_in_any_spelling_or_cut_off_is_invalid():
+    """SmolLM2 answered "homeownership:" and "verification income joint" for a job title, and '"ca' cut off
+    mid-string: none of them is a value of the column."""
+    from seedgen.schema import ColumnSpec
+    from seedgen.synthesis.validation import ColumnValidator, Invalid, _echo_key
+
+    names = ["verification_income_joint", "homeownership", "emp_title"]
+    check = ColumnValidator(ColumnSpec(name="emp_title", kind="text"), frozenset(map(_echo_key, names)))
+    for bad in ["verification income joint", "homeownership:", "Home Ownership", '"ca']:
+        with pytest.raises(Invalid):
+            check(bad)
+    assert check("teacher") == "teacher"
+    assert check('the "best" nurse') == 'the "best" nurse'

@@ -124,8 +124,10 @@ class ColumnValidator:
             raise Invalid(f"{self.spec.name!r}: {text[:20]!r} is blank, a placeholder or only digits")
         if self.spec.kind == "text" and _MARKUP.search(text):
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} looks like JSON or code, not a value")
-        if self.spec.kind == "text" and text.casefold() in self.echoes:
+        if self.spec.kind == "text" and _echo_key(text) in self.echoes:
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} repeats a column name instead of a value")
+        if self.spec.kind == "text" and text.count('"') % 2:
+            raise Invalid(f"{self.spec.name!r}: {text[:30]!r} has an unmatched quote (a cut-off answer)")
         if len(text) > text_cap(self.spec):
             raise Invalid(f"{self.spec.name!r}: text longer than {text_cap(self.spec)} characters")
         return text
@@ -136,6 +138,12 @@ def _written(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _echo_key(text: str) -> str:
+    """A column name or value with case, spaces, underscores and punctuation ignored ("Home_Ownership:" ~
+    "home ownership"), so a small model's echo of a column name is caught however it spells it."""
+    return re.sub(r"[\W_]+", "", str(text).casefold())
 
 
 def _norm(text: str) -> str:
@@ -162,7 +170,7 @@ class RowValidator:
     def __init__(self, specs: list[ColumnSpec], all_names: list[str] | None = None):
         self.specs = specs
         self.names = [s.name for s in specs]
-        echoes = frozenset(n.casefold() for n in (all_names or self.names))
+        echoes = frozenset(_echo_key(n) for n in (all_names or self.names))
         self.columns = [ColumnValidator(s, echoes) for s in specs]
 
     def echo_check(self, values: list[Any], shown: list[Any]) -> None:
