@@ -5,17 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seedgen.sampler.fit import to_float
+
 DISCRETE = ("categorical", "boolean", "text", "id")
 
-
-def as_numbers(s: pd.Series, kind: str) -> np.ndarray:
-    """Numbers as float; dates as float days (NaN = null)."""
-    if kind == "datetime":
-        d = pd.to_datetime(s, errors="coerce")
-        out = d.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 86_400e9
-        out[d.isna().to_numpy()] = np.nan
-        return out
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+#: numbers as float, dates as float days (NaN = null): the same encoding the sampler fits on
+as_numbers = to_float
 
 
 def from_numbers(v: np.ndarray, kind: str, decimals: int | None) -> pd.Series:
