@@ -33,8 +33,10 @@ __all__ = ["profile"]
 
 log = logging.getLogger("seedgen")
 
-#: rows the sampler is fitted on (a random sample of larger tables)
-SAMPLER_ROWS = 100_000
+#: rows the sampler is fitted on (a random sample of larger tables): ≤ 400 leaves per tree with their
+#: quantile bins and shared values are estimated as well from this many rows, and fitting on more was
+#: most of a million-row profile's time (benchmarks/RESULTS.md, ## Profile)
+SAMPLER_ROWS = 50_000
 
 _STAGES = ["read", "schema", "cluster", "statistics", "constraints", "sampler", "instructions", "write"]
 

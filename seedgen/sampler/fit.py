@@ -36,8 +36,12 @@ CLUSTER = "__cluster__"
 MIN_LEAF = 20
 #: most leaves per tree; on big tables the leaf size grows instead (keeps seeds.json small)
 MAX_LEAVES = 400
-#: trees are fitted on at most this many rows (a seeded sample); the statistics barely change beyond it
+#: the model is fitted on at most this many rows (a seeded sample); the statistics barely change beyond it
 MAX_FIT_ROWS = 200_000
+#: a tree's splits are learned from at most this many of those rows (a seeded subset), its leaf
+#: distributions from all of them: split search costs O(rows log rows) per feature and dominated the
+#: profile of large tables, while ≤ MAX_LEAVES leaves are placed as well from this many rows
+TREE_FIT_ROWS = 20_000
 _NUMERIC = ("numeric", "integer", "datetime")
 _DISCRETE = ("categorical", "boolean", "text")
 
@@ -58,8 +62,12 @@ def _classes(s: pd.Series) -> list[str]:
 
 
 def _codes(s: pd.Series, classes: list[str]) -> np.ndarray:
-    index = {c: i for i, c in enumerate(classes)}
-    return s.map(lambda v: index.get(str(v), -1) if v is not None and v == v else -1).to_numpy(dtype=np.int64)
+    """Index of each value's spelling in `classes`; -1 for nulls and values not listed."""
+    out = np.full(len(s), -1, dtype=np.int64)
+    nn = s.notna().to_numpy()
+    if nn.any():
+        out[nn] = pd.Index(classes, dtype=object).get_indexer(s[nn].astype(str).astype(object))
+    return out
 
 
 def fit_sampler(
@@ -84,6 +92,12 @@ def fit_sampler(
         data = data.reset_index(drop=True)
     n = len(data)
     min_leaf = max(MIN_LEAF, math.ceil(n / MAX_LEAVES))
+    fit_rows = None
+    if n > TREE_FIT_ROWS:
+        fit_rows = np.sort(rng.choice(n, TREE_FIT_ROWS, replace=False))
+    # Leaves hold ≥ fit_leaf rows of the subset, hence ≥ fit_leaf (≥ MIN_LEAF) of all rows, and about
+    # min_leaf of them on average, as if the tree had been fitted on every row.
+    fit_leaf = min_leaf if fit_rows is None else max(MIN_LEAF, math.ceil(TREE_FIT_ROWS / MAX_LEAVES))
     point_min = POINT_MASS_MIN_ROWS
 
     clusters, cluster_codes = np.unique(labels, return_inverse=True)
@@ -147,6 +161,7 @@ def fit_sampler(
                 X[:, fidx[name]] = to_float(data[name], spec.kind)
     n_classes = {name: len(classes.get(name) or []) for name in plan.order}
 
+    sel = slice(None) if fit_rows is None else fit_rows
     for pos, name in enumerate(plan.order):
         spec = specs[name]
         if name in plan.derived:
@@ -177,19 +192,21 @@ def fit_sampler(
             if p == CLUSTER or specs[p].kind in _DISCRETE:
                 kcat = len(clusters) if p == CLUSTER else n_classes[p]
                 pc = np.nan_to_num(X[:, fidx[p]], nan=-1).astype(np.int64)
-                enc = category_encoding(pc, kcat, target)
+                # The encoding only places the splits, so the rows the splits are learned from suffice.
+                enc = category_encoding(pc[sel], kcat, target[sel])
                 encodings[p] = [float(f"{v:.9g}") for v in enc]
                 xl[:, j] = np.where(pc >= 0, enc[np.clip(pc, 0, None)], np.nan)
         tree, nodes = fit_tree(
             xl,
             y if spec.kind in _DISCRETE else target,
             classify=spec.kind in _DISCRETE,
-            min_leaf=min_leaf,
+            min_leaf=fit_leaf,
             max_leaves=MAX_LEAVES,
             seed=seed,
+            fit_rows=fit_rows,
         )
         arrays, leaf_of = to_arrays(tree, pcols, encodings)
-        leaf = np.fromiter((leaf_of[int(v)] for v in nodes), dtype=np.int64, count=n)
+        leaf = np.asarray(arrays.leaf, dtype=np.int64)[nodes]
         step = SamplerStep(column=name, method="tree", kind=spec.kind, tree=arrays, decimals=spec.decimals)
         if spec.kind in _DISCRETE:
             step.classes = classes[name]

@@ -103,8 +103,8 @@ def categorical_leaves(
 ) -> CategoricalLeaves:
     """Per-leaf class shares (code -1 = null), sparse."""
     c = np.where(codes < 0, n_classes, codes)
-    counts = np.zeros((n_leaves, n_classes + 1))
-    np.add.at(counts, (leaf, c), 1.0)
+    width = n_classes + 1
+    counts = np.bincount(leaf * width + c, minlength=n_leaves * width).reshape(n_leaves, width).astype(float)
     offsets, out_codes, weight = [0], [], []
     for i in range(n_leaves):
         nz = np.flatnonzero(counts[i])
