@@ -9,6 +9,8 @@ steps down to `json_object` and then to plain text, remembering what worked.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import os
 import re
@@ -34,6 +36,8 @@ Structured = Literal["auto", "json_schema", "json_object", "none"]
 _FALLBACK: dict[str, str] = {"json_schema": "json_object", "json_object": "none"}
 #: key the provider wraps a non-object schema under (OpenAI's json_schema needs an object at the root)
 _WRAP = "data"
+#: serialised response formats kept per provider (one per rows-per-request and format, in practice)
+_FORMAT_CACHE = 8
 
 
 class OpenAIOptions(ProviderOptions):
@@ -41,6 +45,11 @@ class OpenAIOptions(ProviderOptions):
         "auto",
         description="how to ask for JSON: json_schema (OpenAI, vLLM, Ollama), json_object with a schema "
         "(llama.cpp), none (prompt only), or auto (try json_schema, step down if the server refuses)",
+    )
+    http_client: Literal["auto", "aiohttp", "httpx"] = Field(
+        "auto",
+        description="the SDK's HTTP transport: aiohttp (about half the client CPU per request of httpx, "
+        "which matters at high --concurrency), httpx (the SDK's default), or auto (aiohttp when installed)",
     )
 
 
@@ -62,6 +71,8 @@ class OpenAIProvider(Provider):
             self.base_url = os.environ["OPENAI_BASE_URL"].rstrip("/")
         self._client: Any = None
         self._format: str = "none"
+        #: (format, schema, response_format JSON, wrapped), newest first
+        self._formats: list[tuple[str, dict[str, Any], str, bool]] = []
 
     @property
     def is_openai(self) -> bool:
@@ -88,11 +99,37 @@ class OpenAIProvider(Provider):
             api_key=key or "sk-no-key-required",
             max_retries=0,
             timeout=self.options.timeout + 5,  # the base class's per-attempt timeout fires first
+            http_client=self._http_client(openai),
         )
         structured = self.options.structured
         self._format = "json_schema" if structured == "auto" else structured
         if not self.model:
             self.model = self.openai_default_model if self.is_openai else await self._discover_model()
+
+    def _http_client(self, openai: Any) -> Any:
+        """One HTTP client for the run, its pool sized to the concurrency (keep-alive connections are
+        reused, never re-opened per request); aiohttp-backed when available (see `http_client`)."""
+        choice = self.options.http_client
+        aio = getattr(openai, "DefaultAioHttpClient", None)  # openai >= 1.80 with the aiohttp extra
+        if choice != "httpx":
+            if aio is not None and importlib.util.find_spec("aiohttp") is not None:
+                cls = aio
+            elif choice == "aiohttp":
+                raise MissingDependencyError(
+                    "http_client=aiohttp needs aiohttp and openai >= 1.80",
+                    fix='pip install "openai[aiohttp]"',
+                )
+            else:
+                cls = openai.DefaultAsyncHttpxClient
+        else:
+            cls = openai.DefaultAsyncHttpxClient
+        default = openai.DEFAULT_CONNECTION_LIMITS
+        limits = type(default)(
+            max_connections=max(default.max_connections or 0, self.concurrency),
+            max_keepalive_connections=max(default.max_keepalive_connections or 0, self.concurrency),
+            keepalive_expiry=default.keepalive_expiry,
+        )
+        return cls(limits=limits, timeout=self.options.timeout + 5)
 
     async def _stop(self) -> None:
         if self._client is not None:
@@ -119,27 +156,18 @@ class OpenAIProvider(Provider):
     async def _complete(self, request: CompletionRequest) -> Completion:
         import openai
 
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": request.temperature,
-        }
-        kwargs["max_completion_tokens" if self.is_openai else "max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
+        head = self._head(request)
         while True:
             fmt = self._format if request.json_schema is not None else "none"
-            response_format, wrapped = _response_format(fmt, request.json_schema)
-            if response_format is not None:
-                kwargs["response_format"] = response_format
-            else:
-                kwargs.pop("response_format", None)
+            fragment, wrapped = self._response_format_json(fmt, request.json_schema)
+            body = head + (f',"response_format":{fragment}}}' if fragment else "}")
             try:
-                response = await self._client.chat.completions.create(**kwargs)
+                # The SDK's low-level `post` with the body already serialised and the reply as bytes:
+                # `chat.completions.create` walks every parameter through its type-driven transform and
+                # builds a pydantic ChatCompletion, ~3 ms of CPU per request that seedgen does not need
+                # (benchmarks/provider_bench.py). Status errors, timeouts and connection errors still
+                # come from the SDK as its usual exceptions.
+                raw = await self._client.post("/chat/completions", cast_to=bytes, content=body.encode())
                 break
             except openai.APIStatusError as e:
                 if self.options.structured == "auto" and fmt in _FALLBACK and _rejects_format(e):
@@ -158,28 +186,66 @@ class OpenAIProvider(Provider):
                 raise TransientProviderError(
                     f"cannot connect to {self.base_url or 'OpenAI'}: {cause}"
                 ) from None
-            except (openai.APIError, ValueError) as e:
-                # an unreadable reply (cut-off body, invalid JSON envelope): worth another try
+            except openai.APIError as e:
+                # an unreadable reply (cut-off body): worth another try
                 raise TransientProviderError(f"malformed reply: {self._safe(str(e))}") from None
-        return self._to_completion(response, wrapped)
+        return self._to_completion(raw, wrapped)
 
-    def _to_completion(self, response: Any, wrapped: bool) -> Completion:
-        if not getattr(response, "choices", None):
-            raise TransientProviderError("the reply had no choices")
-        choice = response.choices[0]
-        text = (choice.message.content if choice.message else None) or ""
+    def _head(self, request: CompletionRequest) -> str:
+        """The request body as JSON up to (not including) the closing brace and any response_format."""
+        messages = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": request.temperature}
+        body["max_completion_tokens" if self.is_openai else "max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return json.dumps(body, ensure_ascii=False)[:-1]
+
+    def _response_format_json(self, fmt: str, schema: dict[str, Any] | None) -> tuple[str | None, bool]:
+        """`response_format` for `fmt` as JSON text, and whether the schema was wrapped in an object.
+
+        A run sends the same schema (per rows-per-request) thousands of times; it is serialised once and
+        found again by equality, which is cheap for the shallow copies a request carries (their values
+        are the very same objects, so the comparison stops at the top level).
+        """
+        if schema is None or fmt == "none":
+            return None, False
+        for cached_fmt, cached_schema, fragment, wrapped in self._formats:
+            if cached_fmt == fmt and cached_schema == schema:
+                return fragment, wrapped
+        response_format, wrapped = _response_format(fmt, schema)
+        fragment = json.dumps(response_format, ensure_ascii=False)
+        self._formats = [(fmt, schema, fragment, wrapped), *self._formats[: _FORMAT_CACHE - 1]]
+        return fragment, wrapped
+
+    def _to_completion(self, raw: bytes, wrapped: bool) -> Completion:
+        try:
+            reply = json.loads(raw)
+            choice = reply["choices"][0]
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            finish = choice.get("finish_reason")
+            usage = reply.get("usage") or {}
+            input_tokens = int(usage.get("prompt_tokens") or 0)
+            output_tokens = int(usage.get("completion_tokens") or 0)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            # not a chat completion envelope (cut-off body, an HTML error page with status 200, ...)
+            start = raw[:200].decode(errors="replace")
+            raise TransientProviderError(f"malformed reply: {self._safe(start)}") from None
+        if not isinstance(text, str):
+            raise TransientProviderError("malformed reply: the message content is not text")
         data = parse_json(text)
         if wrapped and isinstance(data, dict) and _WRAP in data:
             data = data[_WRAP]
-        usage = getattr(response, "usage", None)
-        finish = choice.finish_reason
         if finish == "length":
             log.debug("%s: answer cut at max_tokens", self.name)
         return Completion(
             text=text,
             data=data,
-            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             truncated=finish == "length",
             meta={"finish_reason": finish, "structured": self._format},
         )

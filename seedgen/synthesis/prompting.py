@@ -21,7 +21,7 @@ import os
 import re
 
 from seedgen.schema import ColumnSpec
-from seedgen.synthesis.encoding import encode_row, encode_values, header, text_cap
+from seedgen.synthesis.encoding import RowEncoder, encode_row, encode_values, header, text_cap
 from seedgen.templating import fmt_number, quote, render_template
 
 #: how many of a row's sampled values a hybrid prompt shows the model (input tokens are a cost too)
@@ -136,6 +136,8 @@ class Prompter:
         self.columns = column_items(llm_specs, self._value_examples())
         self.examples = [encode_values(r, llm_specs) for r in (examples or [])]
         self.system = render_template("system.j2", {"mode": mode}, prompts_dir)
+        self.context_header = header(context_specs)
+        self._encode_context = RowEncoder(context_specs)
 
     def _value_examples(self) -> dict[str, list[str]]:
         """A few distinct drawn values of each free-text column, to show the expected style."""
@@ -186,8 +188,8 @@ class Prompter:
             {
                 "table": self.table,
                 "k": k,
-                "context_header": header(self.context_specs),
-                "context_rows": [encode_values(r, self.context_specs) for r in context_rows],
+                "context_header": self.context_header,
+                "context_rows": [self._encode_context(r) for r in context_rows],
                 "header": self.header,
                 "columns": self.columns,
                 "avoid": self.avoid,

@@ -190,6 +190,11 @@ class Runner:
         self.count = Counters()
         self.validate = RowValidator(plan.llm_specs, plan.seeds.column_names)
         self.started = time.perf_counter()
+        #: journal appends in flight (see `_commit`) and the first one that failed
+        self._commits: set[asyncio.Task] = set()
+        self._commit_error: Exception | None = None
+        #: rows accepted so far, durable or on their way to the journal
+        self.accepted = 0
 
     async def run(self) -> Counters:
         work = self.plan.batch_slots(self.journal.rows)
@@ -203,7 +208,13 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            # rows already accepted are still made durable, so --resume does not ask for them again
+            await asyncio.gather(*self._commits, return_exceptions=True)
             raise
+        # every accepted row is fsync'd before the run counts as done
+        await asyncio.gather(*self._commits)
+        if self._commit_error is not None:
+            raise self._commit_error
         return self.count
 
     async def _worker(self, queue: asyncio.Queue) -> None:
@@ -219,6 +230,8 @@ class Runner:
         empty = attempt = 0
         last_problem = ""
         while pending:
+            if self._commit_error is not None:
+                raise self._commit_error
             if attempt:
                 self.count.reasks += 1
             request = self.plan.request(batch, pending, attempt)
@@ -228,9 +241,10 @@ class Runner:
             taken, problem = self._accept(pending, completion)
             if taken:
                 done = [s for s, _ in taken]
-                await self.journal.append(batch, done, [to_json(v) for _, v in taken])
-                self.count.rows += len(done)
-                pending = [s for s in pending if s not in set(done)]
+                self._commit(batch, done, [to_json(v) for _, v in taken])
+                self.accepted += len(done)
+                done_set = set(done)
+                pending = [s for s in pending if s not in done_set]
                 empty = 0
             else:
                 empty += 1
@@ -248,6 +262,23 @@ class Runner:
                     completion.text[:160],
                 )
             self.on_progress(self.count)
+
+    def _commit(self, batch: int, slots: list[int], rows: list[list[Any]]) -> None:
+        """Journal accepted rows in the background: the worker sends its next request at once instead
+        of waiting for the fsync (which would also release all waiting workers together, so their next
+        answers would arrive, and queue for the event loop, together). Rows count only once fsync'd."""
+        task = asyncio.create_task(self._durable(batch, slots, rows))
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+
+    async def _durable(self, batch: int, slots: list[int], rows: list[list[Any]]) -> None:
+        try:
+            await self.journal.append(batch, slots, rows)
+        except Exception as e:  # the journal cannot be written: the run stops (see `_batch` and `run`)
+            self._commit_error = self._commit_error or e
+            return
+        self.count.rows += len(slots)
+        self.on_progress(self.count)
 
     def _account(self, c: Completion) -> None:
         self.count.requests += 1
@@ -290,7 +321,7 @@ class Runner:
         model = getattr(self.provider, "model", "") or "?"
         return ProviderError(
             f"{name} provider (model {model}) returned no valid row in {self.max_empty} consecutive requests "
-            f"for batch {batch}; last problem: {problem or 'unknown'}. {self.count.rows} rows were accepted "
+            f"for batch {batch}; last problem: {problem or 'unknown'}. {self.accepted} rows were accepted "
             "and are kept in the journal",
             provider=name,
             model=model,
