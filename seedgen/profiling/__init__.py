@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -146,7 +147,12 @@ def profile(
         labels = clustering.labels
         log.info("%d rows, %d columns, %d clusters (%s)", n_rows, n_cols, clustering.k, clustering.criterion)
         stage("statistics")
-        profiles = cluster_profiles(typed, columns, labels, seed)
+        # The per-cluster statistics need nothing the later stages make: they run on a second thread
+        # while constraints are discovered and the sampler is fitted (numpy, pandas and scikit-learn
+        # release the GIL in their kernels, so a 2-core machine runs both at once).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedgen-stats")
+        statistics = pool.submit(cluster_profiles, typed, columns, labels, seed)
+        pool.shutdown(wait=False)
         stage("constraints")
         rules = discover(typed, columns, seed=seed)
         # Formulas that installed rule packs declare (e.g. the lending EMI installment), measured on this
@@ -161,6 +167,7 @@ def profile(
             sampler = fit_sampler(typed.iloc[pick].reset_index(drop=True), columns, labels[pick], rules, seed)
         else:
             sampler = fit_sampler(typed, columns, labels, rules, seed)
+        profiles = statistics.result()
         stage("instructions")
         name = os.path.basename(source) if source != "<DataFrame>" else "table"
         instructions = render_instructions(

@@ -38,6 +38,8 @@ MIN_LEAF = 20
 MAX_LEAVES = 400
 #: the model is fitted on at most this many rows (a seeded sample); the statistics barely change beyond it
 MAX_FIT_ROWS = 200_000
+#: most class labels a tree's split search distinguishes besides null (the rarer ones are pooled)
+SPLIT_CLASSES = 64
 #: a tree's splits are learned from at most this many of those rows (a seeded subset), its leaf
 #: distributions from all of them: split search costs O(rows log rows) per feature and dominated the
 #: profile of large tables, while ≤ MAX_LEAVES leaves are placed as well from this many rows
@@ -178,6 +180,11 @@ def fit_sampler(
         if spec.kind in _DISCRETE:
             k = len(classes[name])
             y = np.where(codes[name] >= 0, codes[name], k)
+            if k > SPLIT_CLASSES:
+                # Classes are ordered by frequency: the rarest share one label for the split search only
+                # (its cost grows with the classes: 3,000 free-text values took 4 s per tree); the leaves
+                # still count every class.
+                y = np.where(y == k, SPLIT_CLASSES + 1, np.minimum(y, SPLIT_CLASSES))
             target = y
         else:
             values = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)

@@ -67,7 +67,9 @@ def numeric_leaves(
         if grains
         else None
     )
-    order = np.argsort(leaf, kind="stable")
+    # Rows grouped by leaf and sorted by value inside it (NaN last): every slice below is sorted, so
+    # shared values are runs and quantiles are read off by position (no per-leaf sort or partition).
+    order = np.lexsort((values, leaf))
     bounds = np.searchsorted(leaf[order], np.arange(n_leaves + 1))
     for i in range(n_leaves):
         rows = order[bounds[i] : bounds[i + 1]]
@@ -77,14 +79,15 @@ def numeric_leaves(
         total = max(int(nn.sum()), 1)
         f = v[nn & is_freq[rows]]
         if f.size:
-            u, c = np.unique(f, return_counts=True)
+            starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+            u, c = f[starts], np.diff(np.r_[starts, f.size])
             lo.extend(u.tolist())
             hi.extend(u.tolist())
             weight.extend((c / total).tolist())
-        rest = np.sort(v[nn & ~is_freq[rows]])
+        rest = v[nn & ~is_freq[rows]]
         if rest.size:
             b = int(np.clip(rest.size // ROWS_PER_BIN, 1, MAX_BINS))
-            edges = np.quantile(rest, np.linspace(0, 1, b + 1))
+            edges = _sorted_quantiles(rest, b + 1)
             lo.extend(edges[:-1].tolist())
             hi.extend(edges[1:].tolist())
             weight.extend([rest.size / b / total] * b)
@@ -96,6 +99,15 @@ def numeric_leaves(
     return NumericLeaves(
         null_p=null_p, offsets=offsets, lo=lo, hi=hi, weight=_r(weight), grain_weights=grain_w
     )
+
+
+def _sorted_quantiles(sorted_values: np.ndarray, points: int) -> np.ndarray:
+    """`np.quantile(sorted_values, np.linspace(0, 1, points))` (linear method) of an already sorted array."""
+    pos = np.linspace(0.0, sorted_values.size - 1, points)
+    below = np.floor(pos).astype(np.int64)
+    above = np.minimum(below + 1, sorted_values.size - 1)
+    frac = pos - below
+    return sorted_values[below] + frac * (sorted_values[above] - sorted_values[below])
 
 
 def categorical_leaves(
