@@ -105,8 +105,8 @@ def run_fidelity_only(real, syn, label: str) -> tuple[float, float]:
     t, c = time.perf_counter(), time.process_time()
     prep = prepare_real(real)
     aligned = align(prep, syn, "synthetic")
-    side = RealSide.build(prep.real, aligned.columns)
-    compute_fidelity(side, prep.real, aligned.data, aligned.not_computed)
+    side = RealSide.build(prep.real_view, aligned.columns)
+    compute_fidelity(side, aligned.view, aligned.not_computed)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     print(f"{label}: seedgen fidelity only (shapes + pairs) {wall:6.1f} s wall, {cpu:6.1f} s CPU")
     return wall, cpu

@@ -10,50 +10,44 @@ means indistinguishable; 1.0 means every row gives itself away.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from seedgen.evaluation.base import Goal, Metric
-from seedgen.evaluation.prepare import NUMERIC_LIKE, TOP_CATEGORIES, category_values, numeric_values
+from seedgen.evaluation.prepare import NUMERIC_LIKE, Columns, Encoder, Vocabulary
 
 #: rows per side; AUC is stable well below this and the fit stays a few seconds
 DETECTION_ROWS = 2_000
 FOLDS = 5
 
 
-def round_like_real(s: pd.Series, spec) -> pd.Series:
-    """Round a typed synthetic column to the real column's written precision."""
+def round_like_real(values: np.ndarray, spec) -> np.ndarray:
+    """Round a synthetic column (floats; dates as days since 1970) to the real column's written precision."""
     if spec.kind in ("numeric", "integer"):
         decimals = 0 if spec.kind == "integer" else (spec.decimals if spec.decimals is not None else 6)
-        return pd.Series(np.round(numeric_values(s), decimals), index=s.index)
-    if spec.kind == "datetime" and pd.api.types.is_datetime64_any_dtype(s):
+        return np.round(values, decimals)
+    if spec.kind == "datetime":
         fmt = spec.date_format or "%Y-%m-%d"
-        if "%d" not in fmt:
-            return s.dt.to_period("M").dt.to_timestamp().where(s.notna())
-        if "%H" not in fmt:
-            return s.dt.floor("D")
-    return s
+        if "%H" in fmt:
+            return values
+        ok = ~np.isnan(values)
+        days = np.floor(values[ok]).astype("datetime64[D]")
+        out = values.copy()
+        if "%d" not in fmt:  # month precision: the first of the month
+            days = days.astype("datetime64[M]").astype("datetime64[D]")
+        out[ok] = days.astype(np.int64).astype(float)
+        return out
+    return values
 
 
-def features(df: pd.DataFrame, columns, categories: dict[str, list[str]]) -> tuple[np.ndarray, list[bool]]:
-    cols, is_cat = [], []
-    for spec in columns:
-        if spec.kind in NUMERIC_LIKE:
-            cols.append(numeric_values(df[spec.name]))
-            is_cat.append(False)
-        else:
-            cats = categories[spec.name]
-            codes = pd.Index(cats, dtype=object).get_indexer(
-                category_values(df[spec.name]).to_numpy(dtype=object)
-            )
-            codes = codes.astype(float)
-            missing = df[spec.name].isna().to_numpy()
-            codes[(codes < 0) & ~missing] = len(cats)  # unseen category → "other"
-            codes[missing] = np.nan
-            cols.append(codes)
-            is_cat.append(True)
-    return np.column_stack(cols), is_cat
+def features(table: Columns, encoder: Encoder, columns, rows: np.ndarray, round: bool) -> np.ndarray:
+    """The compact encoding (numbers, category codes, NaN for missing) of some rows, optionally rounded."""
+    x = encoder.compact(table)[rows][:, encoder.compact_columns([c.name for c in columns])]
+    if round:
+        for j, spec in enumerate(c for c in columns if c.name in encoder.position):
+            if spec.kind in NUMERIC_LIKE:
+                x[:, j] = round_like_real(x[:, j], spec)
+    return x
 
 
 class DetectionAUC(Metric):
@@ -67,29 +61,27 @@ class DetectionAUC(Metric):
 
     @classmethod
     def compute_breakdown(cls, real, synthetic, **context):
-        """context: columns (evaluated ColumnSpecs), seed, round (default True)."""
+        """real/synthetic: typed frames or `Columns` views; context: columns (evaluated ColumnSpecs), seed,
+        round (default True), encoder (the shared `Encoder`; fitted here when not given)."""
         columns, seed = context["columns"], context.get("seed", 0)
+        real, synthetic = (x if isinstance(x, Columns) else Columns(x) for x in (real, synthetic))
+        encoder = context.get("encoder") or Encoder(real, columns, Vocabulary(real, columns))
+        columns = [c for c in columns if c.name in encoder.position]
         n = min(len(real), len(synthetic), DETECTION_ROWS)
         if n < 2 * FOLDS:
             return {"score": None, "note": f"too few rows ({n}) for {FOLDS}-fold cross-validation"}
-        r = real.sample(n=n, random_state=seed) if len(real) > n else real
-        s = synthetic.sample(n=n, random_state=seed) if len(synthetic) > n else synthetic
-        if context.get("round", True):
-            s = pd.DataFrame({c.name: round_like_real(s[c.name], c) for c in columns}, index=s.index)
-        categories = {
-            c.name: [str(x) for x in category_values(real[c.name]).value_counts().index[:TOP_CATEGORIES]]
-            for c in columns
-            if c.kind not in NUMERIC_LIKE
-        }
-        xr, is_cat = features(r, columns, categories)
-        xs, _ = features(s, columns, categories)
+        rng = np.random.default_rng(seed)
+        xr = features(real, encoder, columns, rng.permutation(len(real))[:n], round=False)
+        xs = features(
+            synthetic, encoder, columns, rng.permutation(len(synthetic))[:n], context.get("round", True)
+        )
         x = np.vstack([xr, xs])
-        y = np.r_[np.zeros(len(xr)), np.ones(len(xs))]
+        y = np.r_[np.zeros(n), np.ones(n)]
         model = HistGradientBoostingClassifier(
             max_iter=20,
             max_leaf_nodes=15,
             learning_rate=0.3,
-            categorical_features=np.array(is_cat),
+            categorical_features=np.array([c.kind not in NUMERIC_LIKE for c in columns]),
             random_state=seed,
             early_stopping=False,
         )

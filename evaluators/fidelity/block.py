@@ -30,7 +30,7 @@ from seedgen.evaluators.fidelity.pairs import (
 )
 
 from seedgen.evaluation.metrics import ColumnFidelity, Fidelity, PairFidelity, Score
-from seedgen.evaluation.prepare import NUMERIC_LIKE, Binner, category_values, numeric_values
+from seedgen.evaluation.prepare import NUMERIC_LIKE, Binner, Columns, Vocabulary
 from seedgen.schema import ColumnSpec
 
 log = logging.getLogger("seedgen")
@@ -44,6 +44,7 @@ class RealSide:
     """Real-table quantities shared by every comparison."""
 
     columns: list[ColumnSpec]
+    real: Columns
     binner: Binner
     codes: dict[str, np.ndarray]
     numeric: list[str]
@@ -52,25 +53,25 @@ class RealSide:
     association: dict[tuple[str, str], float]
 
     @classmethod
-    def build(cls, real: pd.DataFrame, columns: list[ColumnSpec]) -> RealSide:
-        binner = Binner(real, columns)
+    def build(cls, real: Columns, columns: list[ColumnSpec], vocab: Vocabulary | None = None) -> RealSide:
+        binner = Binner(real, columns, vocab or Vocabulary(real, columns))
         codes = {c.name: binner.codes(real, c.name) for c in columns}
         numeric = [c.name for c in columns if c.kind in NUMERIC_LIKE]
         corr = spearman_matrix(real, numeric)
+        corr_np, at = corr.to_numpy(), {n: i for i, n in enumerate(numeric)}
         joints, assoc = {}, {}
         names = [c.name for c in columns]
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                nb = binner.n_bins(b)
-                size = binner.n_bins(a) * nb
-                p = ContingencySimilarity.joint(codes[a], codes[b], nb, size)
-                joints[(a, b)] = p
-                if a in numeric and b in numeric:
-                    r = corr.loc[a, b]
+                if a in at and b in at:
+                    r = corr_np[at[a], at[b]]
                     assoc[(a, b)] = 0.0 if np.isnan(r) else abs(float(r))
-                else:
-                    assoc[(a, b)] = ContingencySimilarity.cramers_v(p, binner.n_bins(a), nb, len(real))
-        return cls(columns, binner, codes, numeric, corr, joints, assoc)
+                    continue
+                nb = binner.n_bins(b)
+                p = ContingencySimilarity.joint(codes[a], codes[b], nb, binner.n_bins(a) * nb)
+                joints[(a, b)] = p
+                assoc[(a, b)] = ContingencySimilarity.cramers_v(p, binner.n_bins(a), nb, len(real))
+        return cls(columns, real, binner, codes, numeric, corr, joints, assoc)
 
 
 def _safe(metric, real, other, note: list[str], **ctx) -> dict:
@@ -82,23 +83,23 @@ def _safe(metric, real, other, note: list[str], **ctx) -> dict:
         return {"score": None}
 
 
-def _null_rate(values) -> float:
-    """Share of missing values of a float array (NaN) or a category view (None)."""
-    arr = np.asarray(values)
-    if len(arr) == 0:
+def _null_rate(table: Columns, spec: ColumnSpec) -> float:
+    """Share of missing values of one column."""
+    if len(table) == 0:
         return 1.0
-    missing = np.isnan(arr) if arr.dtype.kind == "f" else (arr == None)  # noqa: E711
-    return float(missing.mean())
+    if spec.kind in NUMERIC_LIKE:
+        return float(np.isnan(table.num(spec.name)).mean())
+    return float((table.factorized(spec.name)[0] < 0).mean())
 
 
-def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> ColumnFidelity:
+def column_fidelity(spec: ColumnSpec, real: Columns, other: Columns) -> ColumnFidelity:
     notes: list[str] = []
     numeric = spec.kind in NUMERIC_LIKE
-    # convert each side once; every metric below reads the same arrays / string views
+    # each side converted once (and cached): every metric below reads the same float arrays / counts
     r, o = (
-        (numeric_values(real), numeric_values(other))
+        (real.num(spec.name), other.num(spec.name))
         if numeric
-        else (category_values(real), category_values(other))
+        else (real.counts(spec.name), other.counts(spec.name))
     )
     main = _safe(KSComplement if numeric else TVComplement, r, o, notes)
     if main.get("note"):
@@ -129,8 +130,8 @@ def column_fidelity(spec: ColumnSpec, real: pd.Series, other: pd.Series) -> Colu
         synthetic_mean=sm,
         real_std=rs,
         synthetic_std=ss,
-        real_null_rate=_null_rate(r),
-        synthetic_null_rate=_null_rate(o),
+        real_null_rate=_null_rate(real, spec),
+        synthetic_null_rate=_null_rate(other, spec),
         note="; ".join(notes) or None,
     )
 
@@ -140,44 +141,53 @@ def _mean(values) -> float | None:
     return float(np.mean(v)) if v else None
 
 
+def _opt(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
 def compute_fidelity(
-    side: RealSide, real: pd.DataFrame, other: pd.DataFrame, not_computed: dict[str, str]
+    side: RealSide, other: Columns, not_computed: dict[str, str]
 ) -> tuple[Fidelity, pd.DataFrame]:
     """Fidelity of `other` against the real table; also returns other's correlation matrix (for plots)."""
-    columns = [c for c in side.columns if c.name in other.columns and c.name not in not_computed]
-    per_column = [column_fidelity(c, real[c.name], other[c.name]) for c in columns]
+    columns = [c for c in side.columns if other.has(c.name) and c.name not in not_computed]
+    per_column = [column_fidelity(c, side.real, other) for c in columns]
     names = [c.name for c in columns]
     numeric = [n for n in side.numeric if n in names]
     other_corr = spearman_matrix(other, numeric)
+    real_np = side.corr.to_numpy()
+    real_at = {n: i for i, n in enumerate(side.numeric)}
+    other_np, other_at = other_corr.to_numpy(), {n: i for i, n in enumerate(numeric)}
     codes = {n: side.binner.codes(other, n) for n in names}
     pairs: list[PairFidelity] = []
+    # model_construct: the values are computed here, so pydantic's validation of ~1,500 pair rows is skipped
+    make = PairFidelity.model_construct
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            if a in numeric and b in numeric:
-                r, s = side.corr.loc[a, b], other_corr.loc[a, b]
-                score = CorrelationSimilarity.from_correlations(r, s)
+            if a in other_at and b in other_at:
+                r, s = real_np[real_at[a], real_at[b]], other_np[other_at[a], other_at[b]]
                 pairs.append(
-                    PairFidelity(
+                    make(
                         a=a,
                         b=b,
                         metric="correlation_similarity",
-                        score=score,
+                        score=CorrelationSimilarity.from_correlations(r, s),
                         real_association=side.association[(a, b)],
-                        real_correlation=None if np.isnan(r) else float(r),
-                        synthetic_correlation=None if np.isnan(s) else float(s),
+                        real_correlation=_opt(r),
+                        synthetic_correlation=_opt(s),
                     )
                 )
             else:
                 nb = side.binner.n_bins(b)
                 q = ContingencySimilarity.joint(codes[a], codes[b], nb, side.binner.n_bins(a) * nb)
-                score = ContingencySimilarity.from_joints(side.joints[(a, b)], q)
                 pairs.append(
-                    PairFidelity(
+                    make(
                         a=a,
                         b=b,
                         metric="contingency_similarity",
-                        score=score,
+                        score=ContingencySimilarity.from_joints(side.joints[(a, b)], q),
                         real_association=side.association[(a, b)],
+                        real_correlation=None,
+                        synthetic_correlation=None,
                     )
                 )
     shape = _mean(c.score.value for c in per_column)

@@ -1,7 +1,8 @@
 """Per-column fidelity metrics: one class per measure, each comparing a real and a synthetic column.
 
-Inputs are typed Series (as `seedgen.schema.coerce` gives: floats, datetime64, strings) or, for numeric
-metrics, float arrays; dates are compared as days. Missing values are left out of distribution comparisons (null rates are reported separately), and
+Inputs are typed Series (as `seedgen.schema.coerce` gives: floats, datetime64, strings) or what the block
+runner converted once: float arrays for numeric metrics (dates as days), label → count dicts for
+categorical ones. Missing values are left out of distribution comparisons (null rates are reported separately), and
 an empty synthetic column scores 0 rather than failing, so the report can still render.
 """
 
@@ -12,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from seedgen.evaluation.base import Goal, Metric
-from seedgen.evaluation.prepare import category_values, numeric_values
+from seedgen.evaluation.prepare import factorize, numeric_values
 
 #: histogram bins for the Jensen–Shannon distance of numeric columns
 JS_BINS = 20
@@ -24,14 +25,23 @@ def _num(s: pd.Series | np.ndarray) -> np.ndarray:
     return v[~np.isnan(v)]
 
 
-def _freqs(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Category frequencies of both columns over the union of categories (real order first)."""
-    r = category_values(real).dropna().value_counts()
-    s = category_values(synthetic).dropna().value_counts()
-    cats = list(r.index) + [c for c in s.index if c not in r.index]
-    rc = r.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    sc = s.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    return rc, sc, [str(c) for c in cats]
+def counts_of(x) -> dict[str, int]:
+    """Category label → count: a dict passes through (the block runner counts each column once), a Series
+    is counted here; missing values are left out."""
+    if isinstance(x, dict):
+        return x
+    codes, labels = factorize(pd.Series(x))
+    c = np.bincount(codes[codes >= 0], minlength=len(labels))
+    return {labels[i]: int(c[i]) for i in range(len(labels)) if c[i]}
+
+
+def _freqs(real, synthetic) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Category counts of both columns over the union of categories (real order, most frequent first)."""
+    r, s = counts_of(real), counts_of(synthetic)
+    cats = sorted(r, key=lambda k: -r[k]) + [c for c in s if c not in r]
+    rc = np.array([r.get(c, 0) for c in cats], dtype=float)
+    sc = np.array([s.get(c, 0) for c in cats], dtype=float)
+    return rc, sc, cats
 
 
 def _js(p: np.ndarray, q: np.ndarray) -> float:
@@ -173,8 +183,7 @@ class CategoryCoverage(Metric):
 
     @classmethod
     def compute_breakdown(cls, real, synthetic, **context):
-        r = set(category_values(real).dropna())
-        s = set(category_values(synthetic).dropna())
+        r, s = set(counts_of(real)), set(counts_of(synthetic))
         if not r:
             return {"score": None}
         return {"score": len(r & s) / len(r), "missing": sorted(r - s)[:20], "invented": len(s - r)}

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from seedgen.evaluation.base import Goal, Metric
-from seedgen.evaluation.prepare import numeric_values
+from seedgen.evaluation.prepare import Columns
 
 
-def spearman_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def spearman_matrix(df: pd.DataFrame | Columns, columns: list[str]) -> pd.DataFrame:
     """Spearman correlation matrix on pairwise-complete rows (dates as days); constant columns give NaN."""
-    ranks = pd.DataFrame({c: pd.Series(numeric_values(df[c])).rank() for c in columns})
+    view = df if isinstance(df, Columns) else Columns(df)
+    ranks = pd.DataFrame({c: pd.Series(view.num(c)).rank() for c in columns})
     return ranks.corr(method="pearson", min_periods=3)
 
 

@@ -99,6 +99,16 @@ class Utility(StrictModel):
     target: str | None = None
     task: str | None = Field(None, description="classification or regression")
     test_set: str | None = Field(None, description="which real rows the models were tested on")
+    train_rows: int | None = Field(
+        None,
+        description="synthetic rows each TSTR model was trained on (a random sample of at most 5,000); TRTR "
+        "models get as many real rows (see real_train_rows)",
+    )
+    real_train_rows: int | None = Field(
+        None,
+        description="real rows each TRTR model was trained on (equal to train_rows unless either table "
+        "is smaller)",
+    )
     main_metric: str | None = None
     score: Score = Field(Score(), description="mean of the models' ratios, floored at 0")
     models: list[ModelUtility] = []

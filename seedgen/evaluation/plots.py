@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
-from seedgen.evaluation.prepare import NUMERIC_LIKE, category_values, numeric_values  # noqa: E402
+from seedgen.evaluation.prepare import NUMERIC_LIKE, Columns  # noqa: E402
 
 #: categories shown per bar plot; the rest are summed into "other"
 MAX_BARS = 12
@@ -54,14 +54,15 @@ class DistributionPlotter:
     def close(self):
         pass
 
-    def plot(self, spec, real: pd.Series, others: list[tuple[str, pd.Series]]) -> str:
+    def plot(self, spec, real: Columns, others: list[tuple[str, Columns]]) -> str:
+        """One column of the real table against the same column of each other table (`Columns` views)."""
         series = [("real", real, REAL_COLOR)] + [
             (name, s, SET_COLORS[i % len(SET_COLORS)]) for i, (name, s) in enumerate(others)
         ]
         if spec.kind in NUMERIC_LIKE:
             body, ymax = self._hist(spec, series)
         else:
-            body, ymax = self._bars(series)
+            body, ymax = self._bars(spec, series)
         return self._svg(spec.name, body, ymax, series)
 
     def _x(self, frac: float) -> float:
@@ -72,7 +73,7 @@ class DistributionPlotter:
         return self.TOP + plot_h * (1 - (share / ymax if ymax > 0 else 0))
 
     def _hist(self, spec, series):
-        r = numeric_values(series[0][1])
+        r = series[0][1].num(spec.name)
         r = r[~np.isnan(r)]
         if len(r) == 0:
             return [], 1.0
@@ -82,7 +83,7 @@ class DistributionPlotter:
         edges = np.linspace(lo, hi, HIST_BINS + 1)
         shares = []
         for _, s, _ in series:
-            v = numeric_values(s)
+            v = s.num(spec.name)
             v = v[~np.isnan(v)]
             counts = np.histogram(np.clip(v, lo, hi), edges)[0] if len(v) else np.zeros(HIST_BINS)
             shares.append(counts / max(counts.sum(), 1))
@@ -113,17 +114,19 @@ class DistributionPlotter:
             )
         return body, ymax
 
-    def _bars(self, series):
-        vc = category_values(series[0][1]).value_counts(normalize=True, dropna=True)
-        cats = [str(c) for c in vc.index[:MAX_BARS]]
-        rest = len(vc) > MAX_BARS
+    def _bars(self, spec, series):
+        real_counts = series[0][1].counts(spec.name)
+        ranked = sorted(real_counts, key=lambda k: -real_counts[k])
+        cats = ranked[:MAX_BARS]
+        rest = len(ranked) > MAX_BARS
         labels = cats + (["other"] if rest else [])
         table = []
         for _, s, _ in series:
-            shares = category_values(s).value_counts(normalize=True, dropna=True)
-            vals = [float(shares.get(c, 0.0)) for c in cats]
+            counts = s.counts(spec.name)
+            total = max(sum(counts.values()), 1)
+            vals = [counts.get(c, 0) / total for c in cats]
             if rest:
-                vals.append(float(shares[~shares.index.isin(cats)].sum()))
+                vals.append(1.0 - sum(vals) if counts else 0.0)
             table.append(vals)
         ymax = max((max(v) for v in table if v), default=0.0) * 1.05 or 1.0
         body = []

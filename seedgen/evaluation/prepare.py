@@ -44,6 +44,10 @@ class Prepared:
     holdout_name: str | None
     warnings: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        self.real_view = Columns(self.real)
+        self.holdout_view = Columns(self.holdout) if self.holdout is not None else None
+
     @property
     def by_name(self) -> dict[str, ColumnSpec]:
         return {c.name: c for c in self.specs}
@@ -59,6 +63,9 @@ class Aligned:
     not_computed: dict[str, str]  # column -> reason
     warnings: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        self.view = Columns(self.data)
+
 
 def _as_table(data, role: str, raw: bool = False) -> tuple[Table, str]:
     """A Table from a path or a DataFrame; the raw-string sample (for schema inference) only if asked."""
@@ -66,8 +73,9 @@ def _as_table(data, role: str, raw: bool = False) -> tuple[Table, str]:
         if data.shape[1] == 0 or len(data) == 0:
             raise UserInputError(f"the {role} table is empty", fix="give a table with rows and columns")
         df = data.reset_index(drop=True)
-        head = df.head(SAMPLE_ROWS if raw else 0)
-        raw = head.astype("string").astype(object).where(head.notna(), None)
+        # the raw sample as read_table gives it (string columns, missing kept missing); astype(str) is one
+        # conversion, where the former astype("string") → object → where() took three
+        raw = df.head(SAMPLE_ROWS if raw else 0).astype(str)
         return Table(data=df, raw=raw, path=f"<{role} DataFrame>"), f"<{role} DataFrame>"
     if isinstance(data, (str, os.PathLike)):
         table = read_table(data)
@@ -180,17 +188,92 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+def factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing) and their string labels, for a discrete or text column.
+
+    One hash pass over the rows; only the distinct values are turned into strings (a value and its
+    spelling as a string, e.g. 1 and "1", share a label)."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    labels = np.array([u if isinstance(u, str) else str(u) for u in uniques], dtype=object)
+    if len(labels) and len(set(labels.tolist())) < len(labels):
+        labels, inverse = np.unique(labels, return_inverse=True)
+        codes = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1)
+    return codes.astype(np.int64), labels
+
+
 def category_values(s: pd.Series) -> pd.Series:
     """String view of a discrete column, missing values as None."""
-    arr = s.to_numpy(dtype=object)
-    # vectorised missing test: None, or NaN (NaN != NaN); pandas' notna on object columns is ~10x slower
-    mask = (arr != None) & (arr == arr)  # noqa: E711
-    if pd.api.types.infer_dtype(arr[mask], skipna=True) in ("string", "empty"):
-        out = arr.copy()
-    else:
-        out = np.array([str(x) for x in arr], dtype=object)
-    out[~mask] = None
+    codes, labels = factorize(s)
+    out = np.append(labels, None).astype(object)[codes]  # code -1 picks the trailing None
     return pd.Series(out, index=s.index, dtype=object)
+
+
+class Columns:
+    """One typed table with each column converted once, on first use, and kept.
+
+    Every metric family reads the same arrays: floats for numbers and dates, factorized codes for the rest,
+    and codes over the real table's top categories (`Vocabulary`). Conversions were the single largest cost
+    of an evaluation when each metric redid them. Safe to share between threads: an entry computed twice
+    is computed identically.
+    """
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self._num: dict[str, np.ndarray] = {}
+        self._fac: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._top: dict[tuple[int, str], np.ndarray] = {}
+        #: whole-table encodings (see `Encoder`), kept so the families share them
+        self.memo: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def has(self, name: str) -> bool:
+        return name in self.df.columns
+
+    def num(self, name: str) -> np.ndarray:
+        if name not in self._num:
+            self._num[name] = numeric_values(self.df[name]) if self.has(name) else np.full(len(self), np.nan)
+        return self._num[name]
+
+    def factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._fac:
+            self._fac[name] = (
+                factorize(self.df[name])
+                if self.has(name)
+                else (np.full(len(self), -1, dtype=np.int64), np.array([], dtype=object))
+            )
+        return self._fac[name]
+
+    def counts(self, name: str) -> dict[str, int]:
+        """Category label → count (missing left out)."""
+        codes, labels = self.factorized(name)
+        c = np.bincount(codes[codes >= 0], minlength=len(labels))
+        return {labels[i]: int(c[i]) for i in range(len(labels)) if c[i]}
+
+    def top_codes(self, vocab: Vocabulary, name: str) -> np.ndarray:
+        """Codes over the real top categories: 0..k-1, k = any other category, k+1 = missing."""
+        key = (id(vocab), name)
+        if key not in self._top:
+            codes, labels = self.factorized(name)
+            cats = vocab.cats[name]
+            index = {c: i for i, c in enumerate(cats)}
+            table = np.array([index.get(lab, len(cats)) for lab in labels] + [len(cats) + 1], dtype=np.int64)
+            self._top[key] = table[codes]  # code -1 (missing) picks the trailing k+1
+        return self._top[key]
+
+
+class Vocabulary:
+    """The real table's most frequent categories per discrete column (the rest is "other")."""
+
+    def __init__(self, real: Columns, columns: list[ColumnSpec], top: int = TOP_CATEGORIES):
+        self.cats: dict[str, list[str]] = {}
+        for spec in columns:
+            if spec.kind not in NUMERIC_LIKE:
+                counts = real.counts(spec.name)
+                # most frequent first; ties in order of first appearance (a stable sort)
+                ranked = sorted(counts, key=lambda k: -counts[k])
+                self.cats[spec.name] = ranked[:top]
 
 
 class Binner:
@@ -200,60 +283,57 @@ class Binner:
     pair of columns can be compared with one `bincount` (no crosstab, no cross-join).
     """
 
-    def __init__(self, real: pd.DataFrame, columns: list[ColumnSpec], bins: int = PAIR_BINS):
+    def __init__(self, real: Columns, columns: list[ColumnSpec], vocab: Vocabulary, bins: int = PAIR_BINS):
+        self.vocab = vocab
         self.edges: dict[str, np.ndarray] = {}
-        self.cats: dict[str, list[str]] = {}
         for spec in columns:
             if spec.kind in NUMERIC_LIKE:
-                v = numeric_values(real[spec.name])
+                v = real.num(spec.name)
                 v = v[~np.isnan(v)]
                 edges = (
                     np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1])) if len(v) else np.array([])
                 )
                 self.edges[spec.name] = edges
-            else:
-                vc = category_values(real[spec.name]).value_counts()
-                self.cats[spec.name] = [str(x) for x in vc.index[:TOP_CATEGORIES]]
 
     def n_bins(self, name: str) -> int:
         # value bins + one for missing (+ one for "other" categories)
         if name in self.edges:
             return len(self.edges[name]) + 2
-        return len(self.cats[name]) + 2
+        return len(self.vocab.cats[name]) + 2
 
-    def codes(self, df: pd.DataFrame, name: str) -> np.ndarray:
-        s = df[name]
+    def codes(self, table: Columns, name: str) -> np.ndarray:
         if name in self.edges:
-            v = numeric_values(s)
+            v = table.num(name)
             out = np.searchsorted(self.edges[name], v, side="right")
             out[np.isnan(v)] = len(self.edges[name]) + 1
             return out.astype(np.int64)
-        cats = self.cats[name]
-        values = category_values(s).to_numpy(dtype=object)
-        codes = pd.Index(cats, dtype=object).get_indexer(values)
-        codes[codes < 0] = len(cats)  # "other"
-        codes[pd.isna(values)] = len(cats) + 1  # missing
-        return codes.astype(np.int64)
+        return table.top_codes(self.vocab, name)
 
 
 class Encoder:
-    """A numeric matrix for models and distances, fitted on the real table.
+    """Two numeric views of a table, fitted on the real one and shared by every family.
 
-    Numbers (and dates) are centred and divided by a robust scale (IQR/1.349, falling back to the std), with
-    a missing-value indicator; categories are one-hot over the real table's top categories scaled by
-    1/sqrt(2), so one differing category adds exactly 1 to a squared distance, like one robust-std of a
-    number. Text and id columns are left out.
+    `transform` (models and distances): numbers (and dates) centred and divided by a robust scale
+    (IQR/1.349, falling back to the std) with a missing-value indicator; categories one-hot over the real
+    table's top categories scaled by 1/sqrt(2), so one differing category adds exactly 1 to a squared
+    distance, like one robust-std of a number. `compact` (tree models): one column per table column, raw
+    numbers with NaN for missing and category codes (the "other" code for unseen categories, NaN for
+    missing). `slices`/`position` say which matrix columns belong to which table column, so a family can
+    leave a column out (the utility target) by selecting matrix columns. Text and id columns are left out.
     """
 
-    def __init__(self, real: pd.DataFrame, columns: list[ColumnSpec], exclude: tuple[str, ...] = ()):
-        self.columns = [c for c in columns if c.name not in exclude and c.kind in EVALUATED]
+    def __init__(self, real: Columns, columns: list[ColumnSpec], vocab: Vocabulary):
+        self.columns = [c for c in columns if c.kind in EVALUATED]
+        self.vocab = vocab
         self.center: dict[str, float] = {}
         self.scale: dict[str, float] = {}
         self.has_null: dict[str, bool] = {}
-        self.cats: dict[str, list[str]] = {}
+        self.slices: dict[str, slice] = {}
+        self.position = {c.name: i for i, c in enumerate(self.columns)}
+        width = 0
         for spec in self.columns:
             if spec.kind in NUMERIC_LIKE:
-                v = numeric_values(real[spec.name])
+                v = real.num(spec.name)
                 ok = v[~np.isnan(v)]
                 med = float(np.median(ok)) if len(ok) else 0.0
                 q75, q25 = np.quantile(ok, [0.75, 0.25]) if len(ok) else (1.0, 0.0)
@@ -262,35 +342,63 @@ class Encoder:
                     scale = float(np.std(ok)) if len(ok) else 1.0
                 self.center[spec.name], self.scale[spec.name] = med, scale if scale > 0 else 1.0
                 self.has_null[spec.name] = bool(np.isnan(v).any())
+                w = 1 + int(self.has_null[spec.name])
             else:
-                vc = category_values(real[spec.name]).value_counts()
-                self.cats[spec.name] = [str(x) for x in vc.index[:TOP_CATEGORIES]]
+                w = len(vocab.cats[spec.name]) + 1
+            self.slices[spec.name] = slice(width, width + w)
+            width += w
+        self.width = width
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
-        parts = []
+    @property
+    def is_categorical(self) -> np.ndarray:
+        return np.array([c.kind not in NUMERIC_LIKE for c in self.columns], dtype=bool)
+
+    def transform(self, table: Columns) -> np.ndarray:
+        key = (id(self), "transform")
+        if key not in table.memo:
+            table.memo[key] = self._transform(table)
+        return table.memo[key]
+
+    def compact(self, table: Columns) -> np.ndarray:
+        key = (id(self), "compact")
+        if key not in table.memo:
+            table.memo[key] = self._compact(table)
+        return table.memo[key]
+
+    def _transform(self, table: Columns) -> np.ndarray:
+        # float64 on purpose: in float32 an exact copy sits at distance ~1e-7, not 0
+        out = np.zeros((len(table), self.width))
+        rows = np.arange(len(table))
         for spec in self.columns:
+            sl = self.slices[spec.name]
             if spec.kind in NUMERIC_LIKE:
-                v = (numeric_values(df[spec.name]) - self.center[spec.name]) / self.scale[spec.name]
+                v = (table.num(spec.name) - self.center[spec.name]) / self.scale[spec.name]
                 # clip so one absurd synthetic value cannot dominate a distance or a linear model
                 isnan = np.isnan(v)
-                parts.append(np.clip(np.where(isnan, 0.0, v), -20, 20)[:, None])
+                out[:, sl.start] = np.clip(np.where(isnan, 0.0, v), -20, 20)
                 if self.has_null[spec.name]:
-                    parts.append(isnan[:, None].astype(float))
+                    out[:, sl.start + 1] = isnan
             else:
-                cats = self.cats[spec.name]
-                values = category_values(df[spec.name])
-                codes = pd.Index(cats, dtype=object).get_indexer(values.to_numpy(dtype=object))
-                onehot = np.zeros((len(df), len(cats) + 1))
-                onehot[np.arange(len(df)), np.where(codes < 0, len(cats), codes)] = 1.0
-                parts.append(onehot / np.sqrt(2.0))
-        if not parts:
-            return np.zeros((len(df), 0))
-        # float64 on purpose: in float32 an exact copy sits at distance ~1e-7, not 0
-        return np.hstack(parts)
+                k = len(self.vocab.cats[spec.name])
+                codes = np.minimum(table.top_codes(self.vocab, spec.name), k)  # missing joins "other"
+                out[rows, sl.start + codes] = 1.0 / np.sqrt(2.0)
+        return out
 
+    def _compact(self, table: Columns) -> np.ndarray:
+        out = np.empty((len(table), len(self.columns)))
+        for j, spec in enumerate(self.columns):
+            if spec.kind in NUMERIC_LIKE:
+                out[:, j] = table.num(spec.name)
+            else:
+                codes = table.top_codes(self.vocab, spec.name).astype(float)
+                codes[codes == len(self.vocab.cats[spec.name]) + 1] = np.nan
+                out[:, j] = codes
+        return out
 
-def subsample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """At most n rows, drawn without replacement (the whole frame when it is small enough)."""
-    if len(df) <= n:
-        return df
-    return df.sample(n=n, random_state=seed)
+    def linear_columns(self, names) -> np.ndarray:
+        """Indices of the `transform` matrix columns that belong to the given table columns."""
+        idx = [np.arange(self.slices[n].start, self.slices[n].stop) for n in names if n in self.slices]
+        return np.concatenate(idx) if idx else np.array([], dtype=np.int64)
+
+    def compact_columns(self, names) -> np.ndarray:
+        return np.array([self.position[n] for n in names if n in self.position], dtype=np.int64)

@@ -102,11 +102,11 @@ def render_report(ctx: RealContext, results: list[tuple[Aligned, Metrics, pd.Dat
         dist_plots = []
         for spec in ctx.columns:
             others = [
-                (a.name, a.data[spec.name])
+                (a.name, a.view)
                 for a, _, _ in results
                 if spec.name in a.data.columns and spec.name not in a.not_computed
             ]
-            dist_plots.append({"name": spec.name, "png": plotter.plot(spec, prep.real[spec.name], others)})
+            dist_plots.append({"name": spec.name, "png": plotter.plot(spec, prep.real_view, others)})
     finally:
         plotter.close()
     heatmap = None
@@ -116,10 +116,7 @@ def render_report(ctx: RealContext, results: list[tuple[Aligned, Metrics, pd.Dat
             (a.name, corr.reindex(index=ctx.side.numeric, columns=ctx.side.numeric)) for a, _, corr in results
         ]
         heatmap = correlation_heatmaps(mats)
-    encoded = [
-        (a.name, ctx.encoder.transform(a.data.reindex(columns=[c.name for c in prep.specs])))
-        for a, _, _ in results
-    ]
+    encoded = [(a.name, ctx.encoder.transform(a.view)) for a, _, _ in results]
     pca = pca_projection(ctx.real_x, encoded, ctx.seed) if ctx.real_x.shape[1] >= 2 else None
 
     pairs = []

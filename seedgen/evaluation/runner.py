@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from seedgen.evaluation.metrics import (
     TableInfo,
     Utility,
 )
-from seedgen.evaluation.prepare import EVALUATED, Aligned, Encoder, Prepared
+from seedgen.evaluation.prepare import EVALUATED, Aligned, Columns, Encoder, Prepared, Vocabulary
 from seedgen.evaluators.detection.classifier import DetectionAUC
 from seedgen.evaluators.fidelity.block import RealSide, attach_ceilings, compute_fidelity
 from seedgen.evaluators.privacy.distance import (
@@ -72,29 +72,32 @@ class RealContext:
     exact_ceiling: float | None
     holdout_fidelity: object | None
     detection_ceiling: float | None
-    utility_test: pd.DataFrame | None
-    utility_train: pd.DataFrame | None
+    utility: UtilitySplit | None
     utility_note: str | None
     seed: int
+    #: TRTR results by training size, reused by every synthetic set of a comparison
+    trtr_cache: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, prep: Prepared, seed: int) -> RealContext:
         columns = [c for c in prep.specs if c.kind in EVALUATED and c.n_unique > 0]
-        side = RealSide.build(prep.real, columns)
-        encoder = Encoder(prep.real, columns)
-        real_x = encoder.transform(prep.real)
+        real, hold = prep.real_view, prep.holdout_view
+        vocab = Vocabulary(real, columns)
+        side = RealSide.build(real, columns, vocab)
+        encoder = Encoder(real, columns, vocab)
+        real_x = encoder.transform(real)
         rng = np.random.default_rng(seed)
-        holdout_x = encoder.transform(prep.holdout) if prep.holdout is not None else None
+        holdout_x = encoder.transform(hold) if hold is not None else None
         baseline = baseline_distances(real_x, holdout_x, rng, QUERY_ROWS)
         exact_ceiling = hold_fid = det_ceiling = None
-        if prep.holdout is not None:
+        if hold is not None:
             specs = [c for c in prep.specs if c.kind != "id"]
-            exact_ceiling = ExactMatchShare.compute(prep.real, prep.holdout, specs=specs)
-            hold_fid, _ = compute_fidelity(side, prep.real, prep.holdout, {})
+            exact_ceiling = ExactMatchShare.compute(real, hold, specs=specs)
+            hold_fid, _ = compute_fidelity(side, hold, {})
             det_ceiling = DetectionAUC.compute(
-                prep.real, prep.holdout, columns=columns, seed=seed, round=False
+                real, hold, columns=columns, seed=seed, round=False, encoder=encoder
             )
-        train, test, note = _utility_split(prep, seed)
+        split, note = _utility_split(prep, seed)
         return cls(
             prep,
             columns,
@@ -106,35 +109,43 @@ class RealContext:
             exact_ceiling,
             hold_fid,
             det_ceiling,
-            test,
-            train,
+            split,
             note,
             seed,
         )
 
 
-def _utility_split(prep: Prepared, seed: int):
+@dataclass
+class UtilitySplit:
+    """Which real rows utility models train on, and which real rows they are tested on."""
+
+    train_rows: np.ndarray | None  # rows of the real table (None = all)
+    test: Columns
+    test_rows: np.ndarray | None  # rows of `test` (None = all)
+    description: str
+
+
+def _utility_split(prep: Prepared, seed: int) -> tuple[UtilitySplit | None, str | None]:
     """Real training and test rows for TSTR/TRTR, or why utility cannot be computed."""
     if prep.target is None:
-        return None, None, "no target given (use --target COLUMN)"
+        return None, "no target given (use --target COLUMN)"
     spec = prep.by_name[prep.target]
     task = task_of(spec)
     if task is None:
-        return (
-            None,
-            None,
-            f"the target {prep.target!r} is a {spec.kind} column; utility needs classes or numbers",
-        )
+        return None, f"the target {prep.target!r} is a {spec.kind} column; utility needs classes or numbers"
     if spec.n_unique < 2:
-        return (
-            None,
-            None,
-            f"the target {prep.target!r} has {spec.n_unique} distinct value(s) in the real table",
-        )
+        return None, f"the target {prep.target!r} has {spec.n_unique} distinct value(s) in the real table"
     if prep.holdout is not None:
-        return prep.real, prep.holdout, None
-    test = prep.real.sample(frac=0.25, random_state=seed)
-    return prep.real.drop(test.index), test, None
+        what = f"the holdout ({len(prep.holdout)} rows)"
+        return UtilitySplit(None, prep.holdout_view, None, what), None
+    n = len(prep.real)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(0.25 * n))
+    what = (
+        f"a 25% split of the real table ({n_test} rows; no holdout given — the generator may have seen "
+        "these rows)"
+    )
+    return UtilitySplit(np.sort(perm[n_test:]), prep.real_view, np.sort(perm[:n_test]), what), None
 
 
 def _info(name: str, df: pd.DataFrame) -> TableInfo:
@@ -178,7 +189,7 @@ def evaluate_set(
     with ThreadPoolExecutor(max_workers=1) as pool:
         models = pool.submit(model_families)
         with _timed(timings, "fidelity"):
-            fid, syn_corr = compute_fidelity(ctx.side, prep.real, syn, aligned.not_computed)
+            fid, syn_corr = compute_fidelity(ctx.side, aligned.view, aligned.not_computed)
             if ctx.holdout_fidelity is not None:
                 attach_ceilings(fid, ctx.holdout_fidelity)
         step()
@@ -209,7 +220,9 @@ def evaluate_set(
 
 
 def _detection(ctx: RealContext, aligned: Aligned) -> Detection:
-    det = DetectionAUC.compute_breakdown(ctx.prep.real, aligned.data, columns=aligned.columns, seed=ctx.seed)
+    det = DetectionAUC.compute_breakdown(
+        ctx.prep.real_view, aligned.view, columns=aligned.columns, seed=ctx.seed, encoder=ctx.encoder
+    )
     auc = det["score"]
     return Detection(
         auc=Score(value=auc, ceiling=ctx.detection_ceiling, goal="minimize", not_computed=det.get("note")),
@@ -234,20 +247,19 @@ def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility
     columns = [c for c in aligned.columns if c.name != target]
     if not columns:
         return Utility(target=target, score=Score(not_computed="no feature column besides the target"))
-    test_set = (
-        f"the holdout ({len(ctx.utility_test)} rows)"
-        if ctx.prep.holdout is not None
-        else f"a 25% split of the real table ({len(ctx.utility_test)} rows; no holdout given — the generator "
-        "may have seen these rows)"
-    )
+    split = ctx.utility
     out = TSTRUtility.compute_breakdown(
-        ctx.utility_train,
-        aligned.data,
-        test=ctx.utility_test,
+        ctx.prep.real_view,
+        aligned.view,
+        test=split.test,
+        real_rows=split.train_rows,
+        test_rows=split.test_rows,
         target=target,
         spec=spec,
         columns=columns,
         seed=ctx.seed,
+        encoder=ctx.encoder,
+        cache=ctx.trtr_cache,
     )
     why = None
     if not out["synthetic_trainable"]:
@@ -258,7 +270,9 @@ def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility
     return Utility(
         target=target,
         task=out["task"],
-        test_set=test_set,
+        test_set=split.description,
+        train_rows=out["train_rows"]["synthetic"] if out["synthetic_trainable"] else None,
+        real_train_rows=out["train_rows"]["real"],
         main_metric=out["main_metric"],
         score=Score(value=out["score"], ceiling=1.0 if out["score"] is not None else None, not_computed=why),
         models=[ModelUtility(**m) for m in out["models"]],
@@ -268,10 +282,9 @@ def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility
 def _privacy(ctx: RealContext, aligned: Aligned) -> Privacy:
     prep, syn = ctx.prep, aligned.data
     specs = [c for c in prep.specs if c.kind != "id" and c.name in syn.columns]
-    exact = ExactMatchShare.compute(prep.real, syn, specs=specs)
+    exact = ExactMatchShare.compute(prep.real_view, aligned.view, specs=specs)
     # absent synthetic columns count as missing in the distance space rather than breaking it
-    full = syn.reindex(columns=[c.name for c in prep.specs])
-    syn_x = ctx.encoder.transform(full)
+    syn_x = ctx.encoder.transform(aligned.view)
     dcr = DistanceToClosestRecord.compute_breakdown(ctx.real_x, syn_x, baseline=ctx.baseline, seed=ctx.seed)
     reasons = []
     exact_limit = (ctx.exact_ceiling or 0.0) + 0.01
