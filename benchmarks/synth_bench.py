@@ -80,15 +80,22 @@ def bench_tokens(seeds, count) -> None:
 
 
 def _serve(conn, latency: float) -> None:
-    """A child process: the loopback endpoint (its own GIL, like a real remote server)."""
-    from fakes import FaultServer, openai_server
+    """A child process: the loopback endpoint (its own GIL and core, like a real remote server)."""
+    from fakes import FaultServer
 
-    # like production HTTP servers, answer without Nagle's delay (http.server leaves it on by default,
-    # which adds a delayed-ACK stall to every keep-alive request)
-    openai_server._Handler.disable_nagle_algorithm = True
     with FaultServer(latency=latency) as server:
         conn.send(server.base_url)
         conn.recv()  # until the parent is done
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _sleep_provider(latency: float, concurrency: int):
@@ -112,51 +119,63 @@ def _sleep_provider(latency: float, concurrency: int):
     return SleepProvider(model="sleep", concurrency=concurrency)
 
 
-def bench_concurrency(seeds, folder: Path, latency: float = 0.1) -> None:
+def bench_concurrency(seeds, folder: Path, latency: float = 0.1, per_slot: int = 40) -> None:
     from seedgen.providers import get_provider
     from seedgen.synthesis import _llm_columns, _plan
     from seedgen.synthesis.journal import Journal
     from seedgen.synthesis.runner import Runner
 
+    k = 10
     print(
-        f"\n## 2. rows/s with a fixed {latency * 1000:.0f} ms endpoint latency (hybrid mode, 10 rows/request)"
+        f"\n## 2. rows/s with a fixed {latency * 1000:.0f} ms endpoint latency (hybrid mode, {k} rows/request, "
+        f"{per_slot} requests per concurrency slot after a warm-up of one request per slot)"
     )
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=_serve, args=(child, latency), daemon=True)
     proc.start()
     base_url = parent.recv()
-    k = 10
     specs = _llm_columns(seeds, "hybrid", ())
     try:
-        for label, make in (
+        for label, make, server in (
             (
                 "loopback HTTP (openai provider)",
                 lambda c: get_provider("openai", model="b", base_url=base_url, concurrency=c),
+                proc.pid,
             ),
-            ("in-process wait (engine only)", lambda c: _sleep_provider(latency, c)),
+            ("in-process wait (engine only)", lambda c: _sleep_provider(latency, c), None),
         ):
             print(f"{label}:")
             for c in (1, 8, 32):
-                n = c * k * (12 if c > 1 else 20)
+                n = c * k * per_slot
                 plan = _plan(seeds, n, "hybrid", specs, k, None, None, 0, None, False)
-                plan.context_rows(list(range(n)))  # render the structure before the clock starts
+                plan.context_rows(list(range(n)))  # sample the structure before the clock starts
                 journal = Journal(str(folder / f"c{c}.journal.jsonl"), {"c": c})
                 journal.open(resume=False)
                 prov = make(c)
 
-                async def go(plan=plan, journal=journal, prov=prov, c=c):
+                async def go(plan=plan, journal=journal, prov=prov, c=c, server=server):
                     async with prov:
+                        # open the c connections (and import the lazy parts of the HTTP stack) first:
+                        # a real run pays that once, not per request
+                        warm = [plan.request(b, [b * k], 0) for b in range(c)]
+                        await asyncio.gather(*(prov.complete(r) for r in warm))
                         runner = Runner(plan, prov, journal, concurrency=c)
-                        t = time.perf_counter()
+                        srv0 = _cpu_seconds(server) if server else None
+                        t, cpu = time.perf_counter(), time.process_time()
                         count = await runner.run()
-                        return count, time.perf_counter() - t
+                        elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+                        srv = _cpu_seconds(server) - srv0 if srv0 is not None else None
+                        return count, elapsed, cpu, srv
 
-                count, elapsed = asyncio.run(go())
+                count, elapsed, cpu, srv = asyncio.run(go())
                 journal.remove()
                 rate, ideal = count.rows / elapsed, c * k / latency
+                where = f", server {1000 * srv / count.requests:.2f} ms" if srv is not None else ""
                 print(
-                    f"  concurrency {c:2d}: {count.rows:4d} rows in {elapsed:5.2f} s = {rate:7.1f} rows/s; "
-                    f"ideal {ideal:6.0f} rows/s → {100 * rate / ideal:5.1f} % (target ≥ 85 %)"
+                    f"  concurrency {c:2d}: {count.rows:5d} rows in {elapsed:5.2f} s = {rate:7.1f} rows/s; "
+                    f"ideal {ideal:6.0f} rows/s → {100 * rate / ideal:5.1f} % (target ≥ 85 %); "
+                    f"CPU per request: client {1000 * cpu / count.requests:.2f} ms{where}; "
+                    f"load {os.getloadavg()[0]:.1f}"
                 )
     finally:
         parent.send("stop")
@@ -247,9 +266,13 @@ def main() -> None:
     ap.add_argument("--skip-local", action="store_true", help="skip the real local model")
     ap.add_argument("--skip-million", action="store_true", help="skip the 1M-row sampler run")
     ap.add_argument("--parts", default="1,2,3,4", help="which sections to run, e.g. 3,4")
+    ap.add_argument("--requests-per-slot", type=int, default=40, help="part 2: requests per concurrency slot")
     args = ap.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
-    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seeds = _profile(folder)
@@ -257,7 +280,7 @@ def main() -> None:
         if 1 in parts:
             bench_tokens(seeds, count)
         if 2 in parts:
-            bench_concurrency(seeds, folder)
+            bench_concurrency(seeds, folder, per_slot=args.requests_per_slot)
         if 3 in parts and not args.skip_local:
             bench_local(folder, count)
         if 4 in parts and not args.skip_million:
