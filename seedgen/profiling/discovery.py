@@ -74,11 +74,11 @@ class Frame:
             for c in usable
             if c.kind in ("categorical", "boolean") and c.n_unique <= settings.max_fd_levels
         ]
-        self.x = (
-            np.column_stack([data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric])
-            if self.numeric
-            else np.zeros((self.n, 0))
-        )
+        # Column-major: the verification passes read whole columns of the full table, which are then
+        # contiguous (row-major reads of one column touch a cache line per row).
+        self.x = np.empty((self.n, len(self.numeric)), order="F")
+        for j, c in enumerate(self.numeric):
+            self.x[:, j] = data[c].to_numpy(dtype=np.float64, na_value=np.nan)
         self.sample = (
             np.sort(self.rng.choice(self.n, settings.sample_rows, replace=False))
             if self.n > settings.sample_rows

@@ -116,6 +116,28 @@ def copula_correlation(sources: dict[str, tuple], rows: np.ndarray) -> Correlati
     return Correlation(columns=names, matrix=[[round(float(v), 4) for v in row] for row in corr])
 
 
+def _null_rates(
+    data: pd.DataFrame, labels: np.ndarray, k: int, numbers: dict[str, np.ndarray], cat_codes: dict
+) -> np.ndarray:
+    """(k, columns) share of nulls per cluster, from masks the caller already has where it can.
+
+    Counted with one bincount of the null rows' labels per column: no (rows × columns) mask is built,
+    and string columns are not scanned again when their category codes already mark the nulls.
+    """
+    sizes = np.maximum(np.bincount(labels, minlength=k), 1)
+    out = np.zeros((k, data.shape[1]))
+    for j, name in enumerate(data.columns):
+        if name in numbers:
+            miss = np.isnan(numbers[name])
+        elif name in cat_codes:
+            miss = cat_codes[name][0] < 0
+        else:
+            miss = data[name].isna().to_numpy()
+        if miss.any():
+            out[:, j] = np.bincount(labels[miss], minlength=k) / sizes
+    return out
+
+
 def cluster_profiles(
     data: pd.DataFrame, columns: list[ColumnSpec], labels: np.ndarray, seed: int = 0
 ) -> list[ClusterProfile]:
@@ -133,13 +155,17 @@ def cluster_profiles(
         codes, uniques = pd.factorize(data[spec.name], sort=False)
         cat_codes[spec.name] = (codes, [str(u) for u in uniques])
     sources = _copula_sources(data, columns, cat_codes)
-    # Numbers once as one float matrix: slicing rows of it per cluster is cheap even at 1M rows.
-    num = np.empty((n, len(num_specs)))
-    for j, spec in enumerate(num_specs):
-        num[:, j] = (
-            sources[spec.name][1] if spec.name in sources else pd.to_numeric(data[spec.name], errors="coerce")
-        )
-    nulls = data.isna().to_numpy()
+    # Numbers once as float columns: gathering a cluster's rows of one contiguous column is cheap even
+    # at 1M rows.
+    num = [
+        sources[spec.name][1]
+        if spec.name in sources
+        else pd.to_numeric(data[spec.name], errors="coerce").to_numpy(dtype=np.float64)
+        for spec in num_specs
+    ]
+    null_rates = _null_rates(
+        data, labels, k, dict(zip([c.name for c in num_specs], num, strict=True)), cat_codes
+    )
     profiles = []
     for cid in range(k):
         idx = order[bounds[cid] : bounds[cid + 1]]
@@ -148,9 +174,8 @@ def cluster_profiles(
         if size == 0:
             profiles.append(prof)
             continue
-        block = num[idx]
         for j, spec in enumerate(num_specs):
-            st = numeric_stats(block[:, j])
+            st = numeric_stats(num[j][idx])
             if st is not None:
                 prof.numeric[spec.name] = st
         for spec in cat_specs:
@@ -162,8 +187,7 @@ def cluster_profiles(
             prof.categorical[spec.name] = {
                 uniques[u]: round(float(counts[u] / total), 8) for u in order_c if counts[u] > 0
             }
-        null_rates = nulls[idx].mean(axis=0)
-        prof.null_rates = {c: round(float(r), 6) for c, r in zip(data.columns, null_rates, strict=True)}
+        prof.null_rates = {c: round(float(r), 6) for c, r in zip(data.columns, null_rates[cid], strict=True)}
         corr_idx = idx if size <= CORRELATION_ROWS else rng.choice(idx, CORRELATION_ROWS, replace=False)
         prof.correlation = copula_correlation(sources, np.sort(corr_idx))
         profiles.append(prof)
