@@ -298,3 +298,19 @@ def test_round_size_follows_the_observed_acceptance_rate(tmp_path, small_loans):
     assert 215 <= _ask(cfg, m, 100) <= 225
     m.totals = Totals(generated=1000, accepted=0)  # nothing passes: bounded, not infinite
     assert _ask(cfg, m, 10) <= 10 / 0.02 * 1.1 + 1
+
+
+def test_credit_example_pipeline_runs_offline(tmp_path, credit_path):
+    """The shipped no-LLM example: exactly `rows` accepted rows, none a copy of a real row, a report."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "credit_minority" / "pipeline.toml"
+    cfg = load_config(example)
+    assert cfg.synthesize.provider == "sampler" and cfg.profile.target == "Class"
+    text = example.read_text(encoding="utf-8").replace("rows = 2000", "rows = 300")
+    (tmp_path / "pipeline.toml").write_text(text.replace('"lending_club_credit.csv"', repr(str(credit_path))))
+    run(tmp_path / "pipeline.toml", quiet=True)
+    accepted = read(tmp_path / "run" / "accepted.csv")
+    real = read(credit_path)
+    assert len(accepted) == 300 and list(accepted.columns) == list(real.columns)
+    assert not accepted.merge(real.drop_duplicates(), how="inner").shape[0]
+    metrics = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
+    assert metrics["utility"] and (tmp_path / "run" / "report" / "report.html").stat().st_size > 10_000
