@@ -228,27 +228,39 @@ class Provider:
         for a non-retryable error, raises a `ProviderError` naming provider, model and the last failure.
         """
         await self.start()
-        assert self._semaphore is not None
-        opts = self.options
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(opts.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(is_retryable),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
         attempts = 0
         try:
+            # The first attempt runs directly: most requests succeed at once, and setting up tenacity's
+            # retry state costs about as much CPU as the rest of this method. A failure worth retrying is
+            # handed to tenacity as its own first attempt, so waits, logs and counts are as if tenacity
+            # had made it.
+            try:
+                attempts = 1
+                return await self._attempt(fn, args), 1
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                if self.options.max_attempts <= 1 or not is_retryable(exc):
+                    raise
+                first: list[BaseException] = [exc]
+
+            async def again() -> T:
+                if first:
+                    raise first.pop()  # tenacity's attempt 1 is the one already made above
+                return await self._attempt(fn, args)
+
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.options.max_attempts),
+                wait=self._wait,
+                retry=retry_if_exception(is_retryable),
+                before_sleep=self._before_sleep,
+                reraise=True,
+            )
+            attempts = 0
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    async with self._semaphore:
-                        self.stats.requests += 1
-                        try:
-                            async with asyncio.timeout(opts.timeout):
-                                result = await fn(*args)
-                        except TimeoutError:
-                            raise TransientProviderError(f"no answer within {opts.timeout:g} s") from None
+                    result = await again()
         except asyncio.CancelledError:
             raise
         except ProviderError as exc:
@@ -258,6 +270,17 @@ class Provider:
             self.stats.failures += 1
             raise self._final_error(TransientProviderError(str(exc) or type(exc).__name__), attempts) from exc
         return result, attempts
+
+    async def _attempt(self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
+        """One attempt: a concurrency slot, the per-attempt timeout, and the request count."""
+        assert self._semaphore is not None
+        async with self._semaphore:
+            self.stats.requests += 1
+            try:
+                async with asyncio.timeout(self.options.timeout):
+                    return await fn(*args)
+            except TimeoutError:
+                raise TransientProviderError(f"no answer within {self.options.timeout:g} s") from None
 
     # -- retry policy ------------------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ class RowEncoder:
     """`encode_values` for one fixed list of columns, remembering each column's encoded values.
 
     Hybrid prompts show thousands of sampled rows whose values repeat (categories, dates, round numbers);
-    encoding each distinct value once makes a 10-row prompt ~5× cheaper to build. The memo of a column
+    encoding each distinct value once makes a prompt about twice as cheap to build. The memo of a column
     stops growing at MEMO_LIMIT values, so high-cardinality columns cost memory only up to that.
     """
 

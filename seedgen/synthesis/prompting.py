@@ -22,7 +22,7 @@ import re
 
 from seedgen.schema import ColumnSpec
 from seedgen.synthesis.encoding import RowEncoder, encode_row, encode_values, header, text_cap
-from seedgen.templating import fmt_number, quote, render_template
+from seedgen.templating import fmt_number, load_env, quote, render_template
 
 #: how many of a row's sampled values a hybrid prompt shows the model (input tokens are a cost too)
 MAX_CONTEXT_COLUMNS = 12
@@ -138,6 +138,21 @@ class Prompter:
         self.system = render_template("system.j2", {"mode": mode}, prompts_dir)
         self.context_header = header(context_specs)
         self._encode_context = RowEncoder(context_specs)
+        self._templates: dict[str, object] = {}
+
+    def _render(self, name: str, context: dict) -> str:
+        """`render_template`, with the compiled template kept for the run: Jinja's loader would otherwise
+        stat the template file on every request to see whether it changed. The first render, and any that
+        fails, goes through `render_template`, which turns template errors into one-line ConfigErrors."""
+        template = self._templates.get(name)
+        if template is not None:
+            try:
+                return template.render(**context).strip() + "\n"
+            except Exception:
+                pass  # rendered again below, for render_template's error message
+        text = render_template(name, context, self.prompts_dir)
+        self._templates[name] = load_env(self.prompts_dir).get_template(name)
+        return text
 
     def _value_examples(self) -> dict[str, list[str]]:
         """A few distinct drawn values of each free-text column, to show the expected style."""
@@ -166,7 +181,7 @@ class Prompter:
         return '{"rows":[' + one + (",..." if k > 1 else "") + "]}"
 
     def llm_prompt(self, k: int, instruction: str, batch: int = 0, cluster: int | None = None) -> str:
-        return render_template(
+        return self._render(
             "rows.j2",
             {
                 "table": self.table,
@@ -178,12 +193,11 @@ class Prompter:
                 "avoid": self.avoid,
                 "answer_example": self.answer_example(k, batch, cluster),
             },
-            self.prompts_dir,
         )
 
     def hybrid_prompt(self, context_rows: list[list], batch: int = 0) -> str:
         k = len(context_rows)
-        return render_template(
+        return self._render(
             "hybrid.j2",
             {
                 "table": self.table,
@@ -195,7 +209,6 @@ class Prompter:
                 "avoid": self.avoid,
                 "answer_example": self.answer_example(k, batch),
             },
-            self.prompts_dir,
         )
 
 
