@@ -327,3 +327,32 @@ def test_hybrid_dry_run_shows_each_clusters_own_rows(seeds, tmp_path, capsys):
     assert len(sections) == 2
     first_rows = [next(line for line in s.splitlines() if line.startswith("1: ")) for s in sections]
     assert first_rows[0] != first_rows[1]
+
+
+def test_a_journal_that_cannot_be_written_stops_the_run(seeds, tmp_path, monkeypatch):
+    from seedgen.synthesis.journal import Journal
+
+    calls = []
+    real_write = Journal._write
+
+    def write(self, lines):
+        calls.append(len(lines))
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        real_write(self, lines)
+
+    monkeypatch.setattr(Journal, "_write", write)
+    out = tmp_path / "raw.csv"
+    with FaultServer(responder=Rows()) as server, pytest.raises(OSError, match="No space left"):
+        run(seeds, out, server, n=40, mode="hybrid", rows_per_request=4, concurrency=2)
+    assert not out.exists()
+    assert server.requests < 10  # stopped soon after the failed write, not after asking for every row
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(seeds, tmp_path):
+    import gc
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    with FaultServer(responder=Rows()) as server:
+        run(seeds, tmp_path / "raw.csv", server, n=8, mode="hybrid", rows_per_request=4)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

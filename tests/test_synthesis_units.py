@@ -14,10 +14,12 @@ import pytest
 from seedgen.errors import ConfigError, UserInputError
 from seedgen.schema import CategoryFreq, ColumnSpec
 from seedgen.synthesis.encoding import (
+    RowEncoder,
     batch_schema,
     csv_rows,
     date_pattern,
     encode_rows,
+    encode_values,
     parse_answer,
 )
 from seedgen.synthesis.journal import Journal
@@ -101,6 +103,20 @@ def test_compact_encoding_is_close_to_csv():
     text = encode_rows(rows, SPECS)
     assert json.loads(text) == {"rows": rows}
     assert len(text) <= 1.3 * len(csv_rows(rows)) + 12  # one header-free envelope on top of CSV
+
+
+def test_the_memoising_row_encoder_writes_exactly_what_encode_values_writes():
+    specs = [SPECS[1], SPECS[2], SPECS[3], SPECS[0]]
+    rows = [
+        ["A", "12.5", None, 'say "hi"\n'],
+        ["Very High", 12.5, 3, "naïve – ünïcode"],
+        ["A", "12.50", "7", "12"],
+        ["B", "1e5", 3.0, None],
+        ["A", "12.5", None, 'say "hi"\n'],  # the same values again: from the memo
+    ]
+    encode = RowEncoder(specs)
+    for _ in range(2):
+        assert [encode(r) for r in rows] == [encode_values(r, specs) for r in rows]
 
 
 def test_parse_answer_accepts_fences_bare_lists_and_structured_data():

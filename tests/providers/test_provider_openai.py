@@ -225,3 +225,60 @@ def test_seedgen_key_takes_precedence(server, monkeypatch):
     provider = get_provider("openai", base_url=server.base_url, **FAST)
     run(complete_all(provider, [REQUEST]))
     assert server.headers[0]["authorization"] == "Bearer sk-seedgen-bbbbbbbbbbbb"
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_both_http_transports_send_the_same_body_and_survive_faults(server, transport):
+    server.add(Fault.rate_limit(retry_after=0.1), Fault.error(500), Fault.drop(), Fault.broken_body())
+    provider = get_provider("openai", base_url=server.base_url, http_client=transport, **FAST)
+    (done,) = run(complete_all(provider, [REQUEST]))
+    assert done.data is not None and done.retries == 4 and server.requests == 5
+    assert server.outcomes == {"429": 1, "500": 1, "drop": 1, "broken_body": 1, "ok": 1}
+    body = server.bodies[-1]
+    assert body["messages"] == [{"role": "user", "content": "two loans"}]
+    assert body["response_format"]["json_schema"]["schema"] == SCHEMA
+    assert body["model"] == "fake-model" and body["max_tokens"] == 200 and body["temperature"] == 0.8
+    assert server.headers[-1]["content-type"] == "application/json"
+
+
+def test_each_request_carries_its_own_schema_though_formats_are_serialised_once(server):
+    other = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    requests = [
+        REQUEST,
+        CompletionRequest(prompt="one number", json_schema=other, seed=3, system="be brief"),
+        REQUEST.model_copy(update={"prompt": "again"}),
+    ]
+    provider = get_provider("openai", base_url=server.base_url, **FAST)
+
+    async def one_after_another():
+        async with provider:
+            return [await provider.complete(r) for r in requests]
+
+    done = run(one_after_another())
+    sent = [b["response_format"]["json_schema"]["schema"] for b in server.bodies]
+    assert sent == [SCHEMA, other, SCHEMA]
+    assert server.bodies[1]["seed"] == 3 and server.bodies[1]["messages"][0] == {
+        "role": "system",
+        "content": "be brief",
+    }
+    assert isinstance(done[1].data["n"], int)
+    assert len(provider._formats) == 2  # one serialised response_format per distinct schema
+
+
+def test_a_reply_that_is_not_a_chat_completion_is_retried(server):
+    # HTTP 200 without choices, then 200 with a non-text message content
+    server.add(
+        Fault.error(200, body={"object": "chat.completion", "choices": []}),
+        Fault.error(200, body={"choices": [{"message": {"content": ["a"]}, "finish_reason": "stop"}]}),
+    )
+    provider = get_provider("openai", base_url=server.base_url, **FAST)
+    (done,) = run(complete_all(provider, [REQUEST]))
+    assert done.data is not None and done.retries == 2 and provider.stats.failures == 0
+
+
+def test_every_concurrency_slot_has_its_own_connection():
+    with FaultServer(latency=0.3) as server:
+        provider = get_provider("openai", base_url=server.base_url, concurrency=40, **FAST)
+        start = time.monotonic()
+        run(complete_all(provider, [REQUEST] * 40))
+    assert server.max_in_flight == 40 and time.monotonic() - start < 3
