@@ -179,10 +179,16 @@ class OpenAIProvider(Provider):
                     self.stats.requests += 1
                     continue
                 raise self._http_error(e) from None
-            except openai.APITimeoutError:
-                raise TransientProviderError(f"request timed out after {self.options.timeout:g} s") from None
-            except openai.APIConnectionError as e:
-                cause = self._safe(str(e.__cause__ or e))
+            except openai.APIConnectionError as e:  # APITimeoutError included
+                root = _root_cause(e)
+                if isinstance(e, openai.APITimeoutError) and (
+                    isinstance(root, TimeoutError) or "timeout" in type(root).__name__.lower()
+                ):
+                    raise TransientProviderError(
+                        f"request timed out after {self.options.timeout:g} s"
+                    ) from None
+                # the SDK's aiohttp transport reports a dropped connection as a timeout: say what it was
+                cause = self._safe(str(root) or type(root).__name__)
                 raise TransientProviderError(
                     f"cannot connect to {self.base_url or 'OpenAI'}: {cause}"
                 ) from None
@@ -269,6 +275,15 @@ class OpenAIProvider(Provider):
         return ProviderHTTPError(
             self._safe(_error_message(e)), status=status, retry_after=retry_after, provider=self.name, fix=fix
         )
+
+
+def _root_cause(e: BaseException) -> BaseException:
+    """The innermost exception of a `raise ... from` chain (the transport's own error)."""
+    seen = {id(e)}
+    while e.__cause__ is not None and id(e.__cause__) not in seen:
+        e = e.__cause__
+        seen.add(id(e))
+    return e
 
 
 def _error_message(e: Any) -> str:
