@@ -152,3 +152,40 @@ def test_planted_rules_of_every_kind():
 def test_too_few_rows_gives_no_rules():
     df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [2.0, 4.0, 6.0]})
     assert _discover(df) == []
+
+
+def _stays(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+    """Hospital-like stays: discharge after admission by a length of stay kept in its own column."""
+    rng = np.random.default_rng(seed)
+    admitted = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+    stay = rng.integers(1, 15, n)
+    return pd.DataFrame(
+        {
+            "admitted": admitted.strftime("%d/%m/%Y"),
+            "discharged": (admitted + pd.to_timedelta(stay, unit="D")).strftime("%d/%m/%Y"),
+            "stay_days": stay,
+            "ward": rng.choice(["a", "b", "c"], n),
+            "followup": (admitted + pd.to_timedelta(rng.integers(-400, 400, n), unit="D")).strftime(
+                "%d/%m/%Y"
+            ),
+        }
+    )
+
+
+def test_date_order_and_difference_are_found_and_drawn_exactly():
+    from seedgen.profiling import profile
+    from seedgen.sampler.draw import sample_rows
+
+    rules = _discover(_stays())
+    orders = {(r.left, r.right) for r in rules if r.kind == "inequality"}
+    assert orders == {("admitted", "discharged")}  # the unrelated follow-up date is ordered by chance only
+    (diff,) = [r for r in rules if r.kind == "linear"]
+    assert diff.target == "stay_days" and diff.terms == {"discharged": 1.0, "admitted": -1.0}
+    assert diff.support == 1.0
+
+    seeds = profile(_stays(), quiet=True)
+    rows = sample_rows(seeds, 2000, seed=1)
+    days = (rows["discharged"] - rows["admitted"]).dt.days
+    assert (days == rows["stay_days"]).all() and (days >= 1).all()
+    real = _stays()["stay_days"]
+    assert abs(rows["stay_days"].mean() - real.mean()) < 0.3  # the stay keeps its own distribution

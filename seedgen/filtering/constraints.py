@@ -25,7 +25,13 @@ def _usable(c, df: pd.DataFrame, ctx: RuleContext, *columns: str) -> bool:
 
 
 def _num(df: pd.DataFrame, col: str) -> np.ndarray:
-    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    """A column as floats; dates as days since the epoch (the unit of discovered date differences)."""
+    s = df[col]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        days = s.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 86_400e9
+        days[s.isna().to_numpy()] = np.nan
+        return days
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
 
 def _label(c, default: str) -> str:

@@ -17,7 +17,17 @@ from seedgen.seeds import ConditionalRange, Inequality, LinearIdentity, ProductI
 
 def inequalities(f: Frame) -> list[Inequality]:
     """`a <= b` for numeric pairs, minus those implied transitively by two others."""
-    s, xs, m = f.settings, f.xs, len(f.numeric)
+    return _orderings(f, f.numeric, f.xs, f.x)
+
+
+def date_inequalities(f: Frame) -> list[Inequality]:
+    """`a <= b` for pairs of date columns (admitted before discharged), as for numbers."""
+    return _orderings(f, f.dates, f.ds, f.d)
+
+
+def _orderings(f: Frame, names: list[str], xs: np.ndarray, x: np.ndarray) -> list[Inequality]:
+    """Inequalities among the columns `names` (sample matrix `xs`, full matrix `x`, same column order)."""
+    s, m = f.settings, len(names)
     if m < 2 or len(xs) < s.min_rows:
         return []
     shuffled = xs[f.rng.permutation(len(xs))]
@@ -51,13 +61,13 @@ def inequalities(f: Frame) -> list[Inequality]:
     reduced.sort(key=lambda p: -(1 - chance[p]))
     out = []
     for i, j in reduced[: s.max_per_kind]:
-        a, b = f.x[:, i], f.x[:, j]
+        a, b = x[:, i], x[:, j]
         valid = np.isfinite(a) & np.isfinite(b)
         n = int(valid.sum())
         tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(a[valid]), np.abs(b[valid])))
         sup = float(np.mean(a[valid] <= b[valid] + tol)) if n else 0.0
         if n >= s.min_rows and sup >= s.min_support:
-            left, right = f.numeric[i], f.numeric[j]
+            left, right = names[i], names[j]
             out.append(
                 Inequality(
                     left=left,
@@ -68,6 +78,50 @@ def inequalities(f: Frame) -> list[Inequality]:
                 )
             )
     return out
+
+
+def date_differences(f: Frame) -> list[LinearIdentity]:
+    """`c = b - a` in days for a number column c and date columns a, b (a stay's length, a loan's age).
+
+    Screened on the sample for every ordered date pair against every number column at once, kept if it
+    holds with enough support and a shuffled c fails it clearly more often, then verified on every row.
+    """
+    s, m = f.settings, len(f.dates)
+    if m < 2 or not f.numeric or len(f.xs) < s.min_rows:
+        return []
+    units = np.array([f.unit(c) for c in f.numeric]) + 1e-6
+    shuffled = f.xs[f.rng.permutation(len(f.xs))]
+    out = []
+    for i, j in itertools.permutations(range(m), 2):
+        diff = (f.ds[:, j] - f.ds[:, i])[:, None]
+        with np.errstate(invalid="ignore"):
+            valid = np.isfinite(diff) & np.isfinite(f.xs)
+            ok = (np.abs(f.xs - diff) <= units) & valid
+            ok_sh = (np.abs(shuffled - diff) <= units) & np.isfinite(diff) & np.isfinite(shuffled)
+        count = valid.sum(0)
+        support = ok.sum(0) / np.maximum(count, 1)
+        chance = ok_sh.sum(0) / np.maximum((np.isfinite(diff) & np.isfinite(shuffled)).sum(0), 1)
+        for c in np.flatnonzero((count >= s.min_rows) & (support >= s.min_support)):
+            if not beats_chance(support[c], chance[c], s):
+                continue
+            full = f.d[:, j] - f.d[:, i]
+            y = f.x[:, c]
+            sel = np.isfinite(full) & np.isfinite(y)
+            n = int(sel.sum())
+            sup = float(np.mean(np.abs(y[sel] - full[sel]) <= units[c])) if n else 0.0
+            if n < s.min_rows or sup < s.min_support:
+                continue
+            a, b, name = f.dates[i], f.dates[j], f.numeric[c]
+            out.append(
+                LinearIdentity(
+                    target=name,
+                    terms={b: 1.0, a: -1.0},
+                    support=round(sup, 6),
+                    n=n,
+                    description=f"{q(name)} = days from {q(a)} to {q(b)}",
+                )
+            )
+    return out[: s.max_per_kind]
 
 
 # --------------------------------------------------------------------------- linear identities

@@ -40,6 +40,8 @@ def discover(
         ("functional dependencies", functional_dependencies),
         ("category bands", category_bands),
         ("inequalities", arithmetic.inequalities),
+        ("date orderings", arithmetic.date_inequalities),
+        ("date differences", arithmetic.date_differences),
         ("sums and differences", arithmetic.linear_identities),
         ("conditional ranges", arithmetic.conditional_ranges),
         ("null patterns", null_patterns),

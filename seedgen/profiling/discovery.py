@@ -85,6 +85,15 @@ class Frame:
             else np.arange(self.n)
         )
         self.xs = self.x[self.sample]
+        # Dates as float days since the epoch (NaN = missing): compared only with other dates.
+        self.dates = [c.name for c in usable if c.kind == "datetime"]
+        self.d = np.empty((self.n, len(self.dates)), order="F")
+        for j, c in enumerate(self.dates):
+            s = data[c]
+            days = s.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 86_400e9
+            days[s.isna().to_numpy()] = np.nan
+            self.d[:, j] = days
+        self.ds = self.d[self.sample]
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.decimals = {c: _effective_decimals(self.xs[:, i]) for i, c in enumerate(self.numeric)}
 

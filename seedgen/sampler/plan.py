@@ -101,7 +101,10 @@ def _derivation(
     if kind in ("linear", "product"):
         key = "terms" if kind == "linear" else "factors"
         members = [r["target"], *r[key]]
-        if not all(c in specs and specs[c].kind in ("numeric", "integer") for c in members):
+        # Dates (days since the epoch while drawing) may enter a sum or difference: discharged =
+        # admitted + length of stay is computed like any sum, the stay keeping its own distribution.
+        allowed = ("numeric", "integer", "datetime") if kind == "linear" else ("numeric", "integer")
+        if not all(c in specs and specs[c].kind in allowed for c in members):
             return None
         if kind == "product" and (r.get("scale", 1.0) == 0 or any(abs(int(e)) != 1 for e in r[key].values())):
             return None
