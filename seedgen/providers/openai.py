@@ -10,6 +10,7 @@ steps down to `json_object` and then to plain text, remembering what worked.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import logging
 import os
@@ -71,6 +72,7 @@ class OpenAIProvider(Provider):
             self.base_url = os.environ["OPENAI_BASE_URL"].rstrip("/")
         self._client: Any = None
         self._format: str = "none"
+        self._post_bytes = True
         #: (format, schema, response_format JSON, wrapped), newest first
         self._formats: list[tuple[str, dict[str, Any], str, bool]] = []
 
@@ -103,6 +105,7 @@ class OpenAIProvider(Provider):
         )
         structured = self.options.structured
         self._format = "json_schema" if structured == "auto" else structured
+        self._post_bytes = "content" in inspect.signature(self._client.post).parameters
         if not self.model:
             self.model = self.openai_default_model if self.is_openai else await self._discover_model()
 
@@ -167,7 +170,10 @@ class OpenAIProvider(Provider):
                 # builds a pydantic ChatCompletion, ~3 ms of CPU per request that seedgen does not need
                 # (benchmarks/provider_bench.py). Status errors, timeouts and connection errors still
                 # come from the SDK as its usual exceptions.
-                raw = await self._client.post("/chat/completions", cast_to=bytes, content=body.encode())
+                if self._post_bytes:
+                    raw = await self._client.post("/chat/completions", cast_to=bytes, content=body.encode())
+                else:  # SDKs before `post(content=...)` take the body as a mapping
+                    raw = await self._client.post("/chat/completions", cast_to=bytes, body=json.loads(body))
                 break
             except openai.APIStatusError as e:
                 if self.options.structured == "auto" and fmt in _FALLBACK and _rejects_format(e):

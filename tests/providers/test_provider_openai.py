@@ -282,3 +282,17 @@ def test_every_concurrency_slot_has_its_own_connection():
         start = time.monotonic()
         run(complete_all(provider, [REQUEST] * 40))
     assert server.max_in_flight == 40 and time.monotonic() - start < 3
+
+
+def test_sdks_without_post_content_get_the_same_body_as_a_mapping(server):
+    provider = get_provider("openai", base_url=server.base_url, **FAST)
+
+    async def go():
+        async with provider:
+            provider._post_bytes = False  # what an SDK whose `post` has no `content` parameter gets
+            return await provider.complete(REQUEST)
+
+    done = run(go())
+    assert done.data is not None
+    assert server.bodies[0]["response_format"]["json_schema"]["schema"] == SCHEMA
+    assert server.bodies[0]["messages"] == [{"role": "user", "content": "two loans"}]
