@@ -296,3 +296,22 @@ def test_sdks_without_post_content_get_the_same_body_as_a_mapping(server):
     assert done.data is not None
     assert server.bodies[0]["response_format"]["json_schema"]["schema"] == SCHEMA
     assert server.bodies[0]["messages"] == [{"role": "user", "content": "two loans"}]
+
+
+def test_a_refused_connection_says_so_on_either_transport():
+    for transport in ("aiohttp", "httpx"):
+        provider = get_provider("openai", base_url="http://127.0.0.1:9/v1", http_client=transport, **FAST)
+        with pytest.raises(ProviderError, match="could not list the models") as info:
+            run(complete_all(provider, [REQUEST]))
+        assert "timed out" not in str(info.value)
+        provider = get_provider(
+            "openai",
+            model="m",
+            base_url="http://127.0.0.1:9/v1",
+            max_attempts=2,
+            http_client=transport,
+            **FAST,
+        )
+        with pytest.raises(ProviderError, match="cannot connect") as info:
+            run(complete_all(provider, [REQUEST]))
+        assert "gave up after 2 attempts" in str(info.value)
