@@ -50,8 +50,11 @@ def grain_index(values: np.ndarray, grains: list[float]) -> np.ndarray:
     idx = np.zeros(len(values), dtype=np.int64)
     for i, g in enumerate(grains):
         q = values / g
-        ok = np.abs(q - np.round(q)) < 1e-6 * np.maximum(1.0, np.abs(q)) * 1e-3 + 1e-7
-        idx[ok & (values != 0)] = i
+        r = np.round(q)
+        # A multiple of g is at least g in size: without `r != 0`, 0.06 passed as a multiple of 10^6
+        # (q = 6e-8 is within the absolute slack of 0) and small-valued columns were drawn as zeros.
+        ok = (np.abs(q - r) < 1e-6 * np.maximum(1.0, np.abs(q)) * 1e-3 + 1e-7) & (r != 0)
+        idx[ok] = i
     return idx
 
 
