@@ -70,6 +70,14 @@ class CategoryFreq(StrictModel):
     frequency: float = Field(ge=0, le=1, description="share of non-null values")
 
 
+class NumberFormat(StrictModel):
+    """How a number column decorates its values: `$27,100.00`, `13.56%`, `1,250` (parsed as 27100.0 ...)."""
+
+    prefix: str = Field("", description="currency sign written before the number, e.g. $")
+    suffix: str = Field("", description="sign written after the number, e.g. %")
+    thousands: bool = Field(False, description="digits grouped by thousands with commas")
+
+
 class ColumnSpec(StrictModel):
     """What seedgen knows about one column of the real table."""
 
@@ -81,6 +89,9 @@ class ColumnSpec(StrictModel):
     decimals: int | None = Field(None, description="decimal places as written (numbers)")
     fixed_decimals: bool = Field(False, description="every value is written with exactly `decimals` places")
     date_format: str | None = Field(None, description="strftime format of datetime columns, e.g. %b-%Y")
+    number_format: NumberFormat | None = Field(
+        None, description="currency/percent signs and thousands commas of numbers written as text"
+    )
     min: float | str | None = None
     max: float | str | None = None
     categories: list[CategoryFreq] | None = Field(None, description="categorical/boolean spellings, all kept")
@@ -126,6 +137,39 @@ def _guess_date_format(raw: pd.Series) -> str | None:
     if best == "%Y%m%d" and best_ok < 1.0:
         return None
     return best if best_ok >= 0.99 else None
+
+
+_FORMATTED = re.compile(r"^(-?)([$€£¥]?)(-?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)$")
+_NUMBER_DECORATION = r"[,$€£¥%\s]"
+
+
+def _number_format(text: pd.Series) -> NumberFormat | None:
+    """The decoration shared by numbers written as text (`$1,250.00`, `13.5%`), or None if not numbers.
+
+    Every distinct value must read as a number with the same currency prefix and percent suffix, and
+    there must be a decoration: plain digits are parsed as numbers when the table is read.
+    """
+    values = pd.Series(text.astype(str).str.strip().unique())
+    values = values[values != ""]
+    if values.empty:
+        return None
+    parts = values.str.extract(_FORMATTED)
+    if parts[3].isna().any():
+        return None
+    prefixes, suffixes = set(parts[1]), set(parts[5])
+    if len(prefixes) != 1 or len(suffixes) != 1 or ((parts[0] != "") & (parts[2] != "")).any():
+        return None
+    thousands = bool(parts[3].str.contains(",", regex=False).any())
+    fmt = NumberFormat(prefix=prefixes.pop(), suffix=suffixes.pop(), thousands=thousands)
+    return fmt if fmt.prefix or fmt.suffix or fmt.thousands else None
+
+
+def parse_numbers(s: pd.Series) -> pd.Series:
+    """Numbers written with currency signs, percent signs or thousands commas, as floats (else NaN)."""
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(float)
+    text = s.astype(str).where(s.notna(), None)
+    return pd.to_numeric(text.str.replace(_NUMBER_DECORATION, "", regex=True), errors="coerce").astype(float)
 
 
 def _is_bool(values: set[str]) -> bool:
@@ -180,6 +224,21 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
         )
 
     text = nonnull.astype(str)
+    number_format = _number_format(text)
+    if number_format is not None:
+        values = parse_numbers(nonnull)
+        stripped = raw.dropna().astype(str).str.replace(_NUMBER_DECORATION, "", regex=True)
+        decimals, fixed = _decimals_of(stripped)
+        integral = bool(np.all(values == np.round(values)))
+        return ColumnSpec(
+            kind="integer" if integral and decimals == 0 else "numeric",
+            decimals=decimals,
+            fixed_decimals=fixed,
+            number_format=number_format,
+            min=float(values.min()),
+            max=float(values.max()),
+            **spec,
+        )
     fmt = _guess_date_format(raw if raw.notna().any() else text)
     if fmt:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce").dropna()
@@ -255,7 +314,9 @@ def coerce(df: pd.DataFrame, columns: list[ColumnSpec], *, errors: str = "coerce
         if spec.name not in df.columns:
             continue
         s = df[spec.name]
-        if spec.kind in NUMERIC_KINDS or (spec.kind == "id" and spec.decimals is not None):
+        if spec.number_format is not None:
+            out[spec.name] = parse_numbers(s)
+        elif spec.kind in NUMERIC_KINDS or (spec.kind == "id" and spec.decimals is not None):
             out[spec.name] = pd.to_numeric(s, errors=errors).astype(float)
         elif spec.kind == "datetime":
             if pd.api.types.is_datetime64_any_dtype(s):
@@ -302,9 +363,22 @@ def format_numbers(s: pd.Series, spec: ColumnSpec) -> pd.Series:
         text = vals.map(f"{{:.{d}f}}".format)
     else:
         text = vals.map(lambda v: _shortest(v, d))
+    if spec.number_format is not None:
+        text = _decorate(text, vals, spec.number_format)
     out = pd.Series([None] * len(s), index=s.index, dtype=object)
     out[mask] = text.values
     return out
+
+
+def _decorate(text: pd.Series, values: pd.Series, fmt: NumberFormat) -> pd.Series:
+    """Add thousands commas, the currency prefix and the percent suffix: 27100.00 → $27,100.00."""
+    if fmt.thousands:
+        text = text.str.replace(r"\d+", lambda m: f"{int(m.group(0)):,}", n=1, regex=True)
+    negative = (values < 0).to_numpy()
+    body = text.str.lstrip("-")
+    out = (fmt.prefix + body + fmt.suffix).to_numpy(dtype=object)
+    out[negative] = "-" + out[negative]
+    return pd.Series(out, index=text.index, dtype=object)
 
 
 def _shortest(v: float, d: int) -> str:

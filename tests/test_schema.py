@@ -95,3 +95,33 @@ def test_loans_example_kinds(loans_path):
     assert specs["loan_amount"].kind == "integer"
     assert specs["sub_grade"].kind == "categorical" and len(specs["sub_grade"].categories) == 32
     assert specs["annual_income_joint"].null_rate > 0.8
+
+
+def test_numbers_written_with_currency_percent_and_commas_round_trip(tmp_path):
+    """`$27,100.00` and `13.56%` are numbers (as raw Lending Club files write them), written back alike."""
+    rng = np.random.default_rng(2)
+    n = 200
+    amounts = rng.integers(-50, 4000, n) * 25.0
+    rates = rng.uniform(5, 30, n).round(2)
+    df = pd.DataFrame(
+        {
+            "amount": [f"-${-a:,.2f}" if a < 0 else f"${a:,.2f}" for a in amounts],
+            "rate": [f"{r:.2f}%" for r in rates],
+            "units": [f"{v:,}" for v in rng.integers(0, 3_000_000, n)],
+            "label": [f"{v}% off" for v in rng.integers(1, 90, n)],  # words too: stays text/categorical
+        }
+    )
+    path = tmp_path / "formatted.csv"
+    df.to_csv(path, index=False)
+    table = read_table(path)
+    specs = spec_by_name(infer_schema(table))
+    assert specs["amount"].kind == "numeric" and specs["amount"].number_format.prefix == "$"
+    assert specs["amount"].number_format.thousands and specs["amount"].decimals == 2
+    assert specs["rate"].kind == "numeric" and specs["rate"].number_format.suffix == "%"
+    assert specs["units"].kind == "integer" and specs["units"].number_format.thousands
+    assert specs["label"].number_format is None and specs["label"].kind in ("categorical", "text")
+    typed = coerce(table.data, list(specs.values()))
+    assert np.allclose(typed["amount"], amounts) and np.allclose(typed["rate"], rates)
+    back = render(typed, list(specs.values()))
+    for col in ["amount", "rate", "units"]:
+        assert back[col].tolist() == df[col].tolist(), col
