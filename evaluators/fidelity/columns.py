@@ -17,12 +17,36 @@ from seedgen.evaluation.prepare import factorize, numeric_values
 
 #: histogram bins for the Jensen–Shannon distance of numeric columns
 JS_BINS = 20
+#: effective sample size from which the KS p-value uses Kolmogorov's limiting distribution
+KS_LIMIT_N = 2_000
 
 
 def _num(s: pd.Series | np.ndarray) -> np.ndarray:
     """Non-missing values as floats; arrays pass through (the block runner converts each column once)."""
     v = np.asarray(s, dtype=float) if isinstance(s, np.ndarray) else numeric_values(s)
     return v[~np.isnan(v)]
+
+
+def _sorted(s) -> np.ndarray:
+    """Non-missing values, sorted (timsort: linear on input the block runner already sorted)."""
+    return np.sort(_num(s), kind="stable")
+
+
+def cdf_gaps(r: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """(KS statistic, Wasserstein-1 distance) of two sorted samples, from one pass over their merged values.
+
+    Both are read off the two empirical CDFs at the merged distinct values: KS is the largest gap, W1 the
+    area between them (the definitions scipy's `ks_2samp` and `wasserstein_distance` use). The CDFs are
+    running counts over the merge (timsort merges the two sorted runs in linear time), not binary searches.
+    """
+    values = np.concatenate([r, s])
+    order = np.argsort(values, kind="stable")
+    merged = values[order]
+    count_r = np.cumsum(order < len(r))
+    count_s = np.arange(1, len(merged) + 1) - count_r
+    last = np.r_[merged[1:] != merged[:-1], True]  # the CDF at a value counts all its ties
+    gap = np.abs(count_r[last] / len(r) - count_s[last] / len(s))
+    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(merged[last])))
 
 
 def counts_of(x) -> dict[str, int]:
@@ -65,15 +89,17 @@ class KSComplement(Metric):
 
     @classmethod
     def compute_breakdown(cls, real, synthetic, **context):
-        r, s = _num(real), _num(synthetic)
+        r, s = _sorted(real), _sorted(synthetic)
         if len(s) == 0 or len(r) == 0:
             return {"score": 0.0, "statistic": 1.0, "note": "no values to compare"}
-        res = stats.ks_2samp(r, s, method="asymp")
-        return {
-            "score": 1.0 - float(res.statistic),
-            "statistic": float(res.statistic),
-            "p_value": float(res.pvalue),
-        }
+        d, _ = cdf_gaps(r, s)
+        # two-sided p-value as scipy's ks_2samp(method="asymp"): Kolmogorov's distribution at the effective
+        # sample size; from 2,000 on its limiting form, which agrees within 0.01 (absolute) there and costs
+        # microseconds instead of ~2 ms a column
+        en = len(r) * len(s) / (len(r) + len(s))
+        p = stats.kstwobign.sf(np.sqrt(en) * d) if en >= KS_LIMIT_N else stats.kstwo.sf(d, np.round(en))
+        p = float(np.clip(p, 0.0, 1.0))
+        return {"score": 1.0 - d, "statistic": d, "p_value": p}
 
 
 class TVComplement(Metric):
@@ -103,11 +129,11 @@ class WassersteinDistance(Metric):
 
     @classmethod
     def compute_breakdown(cls, real, synthetic, **context):
-        r, s = _num(real), _num(synthetic)
+        r, s = _sorted(real), _sorted(synthetic)
         if len(s) == 0 or len(r) == 0:
             return {"score": None, "note": "no values to compare"}
-        span = float(r.max() - r.min()) or 1.0
-        raw = float(stats.wasserstein_distance(r, s))
+        span = float(r[-1] - r[0]) or 1.0
+        _, raw = cdf_gaps(r, s)
         return {"score": raw / span, "raw": raw, "range": span}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 from sklearn.base import clone
 from sklearn.ensemble import (
@@ -95,6 +96,15 @@ def _labels(table: Columns, target: str, task: str) -> tuple[np.ndarray, np.ndar
     return y, ~np.isnan(y)
 
 
+def _auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann–Whitney statistic (tied scores share their average rank): the area scikit-learn's
+    `roc_auc_score` computes, without its per-call input checks (a tenth of the cost on 2,500 rows)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def _class_scores(model, x, y, classes: list[int], positive: int) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 (binary on the minority class, else macro over `classes`) and ROC AUC.
 
@@ -134,12 +144,12 @@ def _class_scores(model, x, y, classes: list[int], positive: int) -> dict[str, f
     if len(counts) < 2:
         out["roc_auc"] = None
     elif len(classes) == 2:
-        out["roc_auc"] = float(skm.roc_auc_score(y == positive, proba_of(positive)))
+        out["roc_auc"] = _auc(y == positive, proba_of(positive))
     else:
         scored = [c for c, n in counts.items() if n >= MIN_AUC_ROWS] or list(counts)
         if len(scored) == 2 and len(counts) == 2:
             scored = scored[1:]  # two classes in the test rows: one AUC says it all
-        out["roc_auc"] = float(np.mean([skm.roc_auc_score(y == c, proba_of(c)) for c in scored]))
+        out["roc_auc"] = float(np.mean([_auc(y == c, proba_of(c)) for c in scored]))
     return out
 
 

@@ -236,6 +236,14 @@ class Columns:
             self._num[name] = numeric_values(self.df[name]) if self.has(name) else np.full(len(self), np.nan)
         return self._num[name]
 
+    def sorted(self, name: str) -> np.ndarray:
+        """The column's non-missing numbers, sorted (distribution metrics share one sort)."""
+        key = ("sorted", name)
+        if key not in self.memo:
+            v = self.num(name)
+            self.memo[key] = np.sort(v[~np.isnan(v)])
+        return self.memo[key]
+
     def factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._fac:
             self._fac[name] = (

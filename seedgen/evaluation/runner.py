@@ -51,8 +51,8 @@ def native_threads() -> int:
     """Threads per native pool (OpenMP, BLAS): 1 unless SEEDGEN_THREADS says otherwise.
 
     OpenMP pools spin-wait; on a machine shared with other work two spinning threads made a 6-second
-    gradient-boosting fit take over 100 seconds. Evaluation gets its parallelism from running model fits
-    next to the pandas work instead.
+    gradient-boosting fit take over 100 seconds. Evaluation gets its parallelism from one worker thread
+    running the nearest-neighbour searches (see `evaluate_set`) instead.
     """
     try:
         return max(int(os.environ.get("SEEDGEN_THREADS", "1") or 1), 1)
@@ -88,15 +88,18 @@ class RealContext:
         real_x = encoder.transform(real)
         rng = np.random.default_rng(seed)
         holdout_x = encoder.transform(hold) if hold is not None else None
-        baseline = baseline_distances(real_x, holdout_x, rng, QUERY_ROWS)
         exact_ceiling = hold_fid = det_ceiling = None
-        if hold is not None:
-            specs = [c for c in prep.specs if c.kind != "id"]
-            exact_ceiling = ExactMatchShare.compute(real, hold, specs=specs)
-            hold_fid, _ = compute_fidelity(side, hold, {})
-            det_ceiling = DetectionAUC.compute(
-                real, hold, columns=columns, seed=seed, round=False, encoder=encoder
-            )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the baseline search is BLAS work that releases the GIL: it overlaps the ceilings below
+            baseline_job = pool.submit(_native, baseline_distances, real_x, holdout_x, rng, QUERY_ROWS)
+            if hold is not None:
+                specs = [c for c in prep.specs if c.kind != "id"]
+                exact_ceiling = ExactMatchShare.compute(real, hold, specs=specs)
+                hold_fid, _ = compute_fidelity(side, hold, {})
+                det_ceiling = DetectionAUC.compute(
+                    real, hold, columns=columns, seed=seed, round=False, encoder=encoder
+                )
+            baseline = baseline_job.result()
         split, note = _utility_split(prep, seed)
         return cls(
             prep,
@@ -163,10 +166,23 @@ def _timed(timings: dict, key: str):
     return _T()
 
 
+def _native(fn, *args, **kwargs):
+    """Run `fn` in a worker thread with the same one-thread limit on native pools as the caller
+    (OpenMP/BLAS thread counts are per calling thread)."""
+    with threadpool_limits(limits=native_threads()):
+        return fn(*args, **kwargs)
+
+
 def evaluate_set(
     ctx: RealContext, aligned: Aligned, *, rules=(), bar=None, task=None
 ) -> tuple[Metrics, pd.DataFrame]:
-    """All metrics for one synthetic table; also returns its correlation matrix for the heatmaps."""
+    """All metrics for one synthetic table; also returns its correlation matrix for the heatmaps.
+
+    The families run one after the other in this thread, except the privacy distances: nearest-neighbour
+    search is one long BLAS call that releases the GIL, so it runs in a worker thread alongside the rest.
+    Running the model fits in a worker instead (as before) cost a quarter more CPU time: scikit-learn's
+    tree growers hold the GIL between native calls, and the two threads spent it handing the GIL over.
+    """
     prep, syn, timings = ctx.prep, aligned.data, {}
     warnings = list(prep.warnings) + list(aligned.warnings)
 
@@ -174,34 +190,33 @@ def evaluate_set(
         if bar is not None and task is not None:
             bar.advance(task)
 
-    def model_families():
-        # utility and detection are model fits (native code that releases the GIL): they run in a worker
-        # thread while fidelity and privacy (mostly pandas/numpy) run here, so two cores are both used.
-        # OpenMP thread counts are per calling thread, so the limit is set again in this thread.
-        with threadpool_limits(limits=native_threads()), _timed(timings, "utility"):
-            utility = _utility(ctx, aligned, warnings)
-        step()
-        with threadpool_limits(limits=native_threads()), _timed(timings, "detection"):
-            detection = _detection(ctx, aligned)
-        step()
-        return utility, detection
-
     with ThreadPoolExecutor(max_workers=1) as pool:
-        models = pool.submit(model_families)
+        t0 = time.perf_counter()
+        # absent synthetic columns count as missing in the distance space rather than breaking it
+        syn_x = ctx.encoder.transform(aligned.view)
+        distances = pool.submit(_native, _privacy_distances, ctx, syn_x)
+        encode = time.perf_counter() - t0
         with _timed(timings, "fidelity"):
             fid, syn_corr = compute_fidelity(ctx.side, aligned.view, aligned.not_computed)
             if ctx.holdout_fidelity is not None:
                 attach_ceilings(fid, ctx.holdout_fidelity)
         step()
-        with _timed(timings, "privacy"):
-            privacy = _privacy(ctx, aligned)
+        with _timed(timings, "utility"):
+            utility = _utility(ctx, aligned, warnings)
+        step()
+        with _timed(timings, "detection"):
+            detection = _detection(ctx, aligned)
         step()
         with _timed(timings, "conformance"):
             conformance = rule_conformance(
                 syn, [c for c in prep.specs if c.name in syn.columns], rules, prep.real
             )
         step()
-        utility, detection = models.result()
+        with _timed(timings, "privacy"):
+            privacy = _privacy(ctx, aligned, *distances.result())
+        # privacy's own time: encoding, exact copies, the search (its wall time in the worker), verdicts
+        timings["privacy"] = round(timings["privacy"] + encode + distances.result()[2], 3)
+        step()
     metrics = Metrics(
         name=aligned.name,
         real=_info(prep.real_name, prep.real),
@@ -279,21 +294,26 @@ def _utility(ctx: RealContext, aligned: Aligned, warnings: list[str]) -> Utility
     )
 
 
-def _privacy(ctx: RealContext, aligned: Aligned) -> Privacy:
+def _privacy_distances(ctx: RealContext, syn_x: np.ndarray) -> tuple[dict, float | None, float]:
+    """The nearest-neighbour measures (DCR, NNDR, DCR share) and the seconds they took."""
+    t0 = time.perf_counter()
+    dcr = DistanceToClosestRecord.compute_breakdown(ctx.real_x, syn_x, baseline=ctx.baseline, seed=ctx.seed)
+    share = None
+    if ctx.holdout_x is not None:
+        share = DCRShare.compute(ctx.real_x, syn_x, holdout=ctx.holdout_x, seed=ctx.seed)
+    return dcr, share, time.perf_counter() - t0
+
+
+def _privacy(ctx: RealContext, aligned: Aligned, dcr: dict, share: float | None, _seconds=None) -> Privacy:
     prep, syn = ctx.prep, aligned.data
     specs = [c for c in prep.specs if c.kind != "id" and c.name in syn.columns]
     exact = ExactMatchShare.compute(prep.real_view, aligned.view, specs=specs)
-    # absent synthetic columns count as missing in the distance space rather than breaking it
-    syn_x = ctx.encoder.transform(aligned.view)
-    dcr = DistanceToClosestRecord.compute_breakdown(ctx.real_x, syn_x, baseline=ctx.baseline, seed=ctx.seed)
     reasons = []
     exact_limit = (ctx.exact_ceiling or 0.0) + 0.01
     if exact is not None and exact > exact_limit:
         reasons.append(f"{exact:.1%} of synthetic rows are exact copies of real training rows")
-    share = None
     why_share = "no holdout given (use --holdout with real rows the generator never saw)"
-    if ctx.holdout_x is not None:
-        share = DCRShare.compute(ctx.real_x, syn_x, holdout=ctx.holdout_x, seed=ctx.seed)
+    if share is not None:
         why_share = None
         if share > DCR_SHARE_LIMIT:
             reasons.append(
