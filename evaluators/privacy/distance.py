@@ -20,8 +20,9 @@ from sklearn.neighbors import NearestNeighbors
 
 from seedgen.evaluation.base import Goal, Metric
 
-#: synthetic rows queried; distances of 2,000 rows give percentiles to about ±1 %
-QUERY_ROWS = 2_000
+#: synthetic rows queried; distances of 1,000 rows give the shares and percentiles to about ±1.5 points
+#: (standard error of a 50 % share: 1.6 points; of a 5 % share: 0.7), well inside the flagging margins
+QUERY_ROWS = 1_000
 
 
 #: extra candidates fetched by the float32 search before exact float64 distances pick the nearest
