@@ -147,8 +147,9 @@ def bench_concurrency(seeds, folder: Path, latency: float = 0.1, per_slot: int =
             print(f"{label}:")
             for c in (1, 8, 32):
                 n = c * k * per_slot
+                # the structure is sampled here, as synthesize does before its run; it is rendered for
+                # the prompts during the run (in chunks, the next one in a background thread), on the clock
                 plan = _plan(seeds, n, "hybrid", specs, k, None, None, 0, None, False)
-                plan.context_rows(list(range(n)))  # sample the structure before the clock starts
                 journal = Journal(str(folder / f"c{c}.journal.jsonl"), {"c": c})
                 journal.open(resume=False)
                 prov = make(c)

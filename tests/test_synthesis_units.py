@@ -303,3 +303,30 @@ def test_text_echoing_a_column_name_in_any_spelling_or_cut_off_is_invalid():
             check(bad)
     assert check("teacher") == "teacher"
     assert check('the "best" nurse') == 'the "best" nurse'
+
+
+def test_structure_chunks_render_ahead_and_old_ones_come_back_identical(monkeypatch):
+    import seedgen.synthesis.runner as runner
+    from seedgen.schema import render
+
+    monkeypatch.setattr(runner, "CHUNK", 4)
+    specs = [SPECS[1], SPECS[2]]
+    struct = pd.DataFrame({"grade": ["A", "B", "Very High"] * 5, "amount": [100.0 + i for i in range(15)]})
+    plan = runner.Plan(
+        seeds=None,
+        n=15,
+        mode="hybrid",
+        k=2,
+        llm_specs=[SPECS[0]],
+        context_specs=specs,
+        struct=struct,
+        prompter=None,
+    )
+    expected = render(struct, specs).astype(object).values.tolist()
+    assert plan.context_rows([0, 1]) == expected[:2]
+    assert 1 in plan._prefetch  # the next chunk is on its way
+    assert plan.context_rows([5, 14, 9]) == [expected[5], expected[14], expected[9]]
+    assert len(plan._context_cache) <= runner.KEEP_CHUNKS
+    assert plan.context_rows([0, 13]) == [expected[0], expected[13]]  # evicted chunk 0 rendered again
+    plan.reset_context()
+    assert not plan._context_cache and not plan._prefetch

@@ -403,7 +403,7 @@ def _dry_run(plan: Plan, provider: str, model: str | None) -> SynthesisResult:
         for c in plan.seeds.clusters or [None]:
             cid = c.id if c is not None else None
             plan.struct = sample_rows(plan.seeds, plan.k, seed=plan.seed, cluster=cid).reset_index(drop=True)
-            plan._context_cache.clear()
+            plan.reset_context()
             prompts.append((cid, plan.prompt(0, list(range(len(plan.struct))))))
     for cid, text in prompts:
         tokens = (len(text) + len(plan.prompter.system)) // 4

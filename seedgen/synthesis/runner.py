@@ -20,9 +20,11 @@ structure and renders the whole table once at the end, which keeps per-request w
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,10 +44,23 @@ log = logging.getLogger("seedgen")
 
 #: consecutive requests of one batch without a single valid row before the run gives up
 MAX_EMPTY = 8
-#: structure rows rendered at a time for hybrid prompts
-CHUNK = 2048
+#: structure rows rendered at a time for hybrid prompts (rendering has a fixed cost of ~10 ms per call)
+CHUNK = 8192
+#: rendered chunks kept: the ones in use and the next; older ones are rendered again if a re-ask needs them
+KEEP_CHUNKS = 3
 #: allocations between young-generation garbage collections during a run (Python's default is 700)
 GC_THRESHOLD = 10_000
+
+
+def _render_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One background thread for rendering structure chunks ahead of need (shared by all runs)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seedgen-render")
+    return _POOL
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 @dataclass
@@ -65,7 +80,8 @@ class Plan:
     schema: bool = True
     #: LLM column → cells left empty (decided statistically, not by the model); see synthesis._null_plan
     nulls: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _context_cache: dict[int, list] = field(default_factory=dict, repr=False)
+    _context_cache: OrderedDict[int, list] = field(default_factory=OrderedDict, repr=False)
+    _prefetch: dict[int, concurrent.futures.Future] = field(default_factory=dict, repr=False)
 
     def batch_slots(self, done: set[int] | dict) -> list[tuple[int, list[int]]]:
         """(batch id, slots still missing) for every batch with work left."""
@@ -91,19 +107,44 @@ class Plan:
         return cluster, (texts[int(rng.integers(len(texts)))] if texts else "")
 
     def context_rows(self, slots: list[int]) -> list[list[Any]]:
-        """The shown structure values of `slots`, rendered in the real formats (cached in chunks: one
-        vectorised render per CHUNK slots instead of a pandas call per request)."""
+        """The shown structure values of `slots`, rendered in the real formats (in chunks: one vectorised
+        render per CHUNK slots instead of a pandas call per request)."""
         out = []
         for slot in slots:
             chunk, i = divmod(slot, CHUNK)
-            rows = self._context_cache.get(chunk)
-            if rows is None:
-                part = self.struct.iloc[chunk * CHUNK : (chunk + 1) * CHUNK]
-                part = render(part[[c.name for c in self.context_specs]], self.context_specs)
-                rows = part.astype(object).where(part.notna(), None).values.tolist()
-                self._context_cache[chunk] = rows
-            out.append(rows[i])
+            out.append(self._chunk(chunk)[i])
         return out
+
+    def _chunk(self, chunk: int) -> list[list[Any]]:
+        """Rendered rows of one chunk. The first use of a chunk starts rendering the next one in a
+        background thread, so a run does not stall all its in-flight requests for a render."""
+        rows = self._context_cache.get(chunk)
+        if rows is not None:
+            self._context_cache.move_to_end(chunk)
+            return rows
+        pending = self._prefetch.pop(chunk, None)
+        rows = pending.result() if pending is not None else self._render_chunk(chunk)
+        self._context_cache[chunk] = rows
+        while len(self._context_cache) > KEEP_CHUNKS:
+            self._context_cache.popitem(last=False)
+        after = chunk + 1
+        if (
+            after * CHUNK < len(self.struct)
+            and after not in self._context_cache
+            and after not in self._prefetch
+        ):
+            self._prefetch[after] = _render_pool().submit(self._render_chunk, after)
+        return rows
+
+    def _render_chunk(self, chunk: int) -> list[list[Any]]:
+        part = self.struct.iloc[chunk * CHUNK : (chunk + 1) * CHUNK]
+        part = render(part[[c.name for c in self.context_specs]], self.context_specs)
+        return part.astype(object).where(part.notna(), None).values.tolist()
+
+    def reset_context(self) -> None:
+        """Forget rendered chunks (after `struct` was replaced)."""
+        self._context_cache.clear()
+        self._prefetch.clear()
 
     def prompt(self, batch: int, slots: list[int]) -> str:
         if self.mode == "hybrid":
