@@ -82,6 +82,8 @@ class Plan:
     nulls: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _context_cache: OrderedDict[int, list] = field(default_factory=OrderedDict, repr=False)
     _prefetch: dict[int, concurrent.futures.Future] = field(default_factory=dict, repr=False)
+    _schemas: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _max_row_tokens: float | None = field(default=None, repr=False)
 
     def batch_slots(self, done: set[int] | dict) -> list[tuple[int, list[int]]]:
         """(batch id, slots still missing) for every batch with work left."""
@@ -152,6 +154,18 @@ class Plan:
         cluster, text = self.instruction(batch)
         return self.prompter.llm_prompt(len(slots), text, batch, cluster)
 
+    def _schema(self, k: int) -> dict[str, Any]:
+        """The answer schema for k rows, built once per k (a run uses one or a few)."""
+        schema = self._schemas.get(k)
+        if schema is None:
+            schema = self._schemas[k] = batch_schema(self.llm_specs, k)
+        return schema
+
+    def _row_tokens(self) -> float:
+        if self._max_row_tokens is None:
+            self._max_row_tokens = max_tokens_per_row(self.llm_specs)
+        return self._max_row_tokens
+
     def request(self, batch: int, slots: list[int], attempt: int) -> CompletionRequest:
         k = len(slots)
         extra: dict[str, Any] = {}
@@ -160,8 +174,8 @@ class Plan:
         return CompletionRequest(
             prompt=self.prompt(batch, slots),
             system=self.prompter.system,
-            json_schema=batch_schema(self.llm_specs, k) if self.schema else None,
-            max_tokens=int(max_tokens_per_row(self.llm_specs) * k + 48),
+            json_schema=self._schema(k) if self.schema else None,
+            max_tokens=int(self._row_tokens() * k + 48),
             # a fresh seed per attempt: a retried request must not get the same bad answer back
             seed=(self.seed * 1_000_003 + batch * 1_009 + attempt * 7_919) % 2**31,
             topic=f"cluster {self.instruction(batch)[0]}" if self.mode == "llm" else "rows",

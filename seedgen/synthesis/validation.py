@@ -25,6 +25,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _NUM_JUNK = re.compile(r"[,$€£%\s_]")
 #: brackets, braces and backticks: a small model's answer spilling JSON or code into a text value
 _MARKUP = re.compile(r"[{}\[\]`]")
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 class Invalid(ValueError):
@@ -45,6 +46,7 @@ class ColumnValidator:
             for c in spec.categories:
                 self.cats.setdefault(_norm(c.value), c.value)
         self.lo, self.hi = _bound(spec.min), _bound(spec.max)
+        self.cap = text_cap(spec)
         self.dlo = self.dhi = None
         if spec.kind == "datetime":
             self.dlo, self.dhi = (
@@ -128,8 +130,8 @@ class ColumnValidator:
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} repeats a column name instead of a value")
         if self.spec.kind == "text" and text.count('"') % 2:
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} has an unmatched quote (a cut-off answer)")
-        if len(text) > text_cap(self.spec):
-            raise Invalid(f"{self.spec.name!r}: text longer than {text_cap(self.spec)} characters")
+        if len(text) > self.cap:
+            raise Invalid(f"{self.spec.name!r}: text longer than {self.cap} characters")
         return text
 
 
@@ -143,7 +145,7 @@ def _written(value: Any) -> str:
 def _echo_key(text: str) -> str:
     """A column name or value with case, spaces, underscores and punctuation ignored ("Home_Ownership:" ~
     "home ownership"), so a small model's echo of a column name is caught however it spells it."""
-    return re.sub(r"[\W_]+", "", str(text).casefold())
+    return _NOT_ALNUM.sub("", str(text).casefold())
 
 
 def _norm(text: str) -> str:
