@@ -99,14 +99,17 @@ def run_seedgen(real, syn, target, label: str) -> tuple[float, float]:
 def run_fidelity_only(real, syn, label: str) -> tuple[float, float]:
     """The part of seedgen comparable to QualityReport: schema inference, column shapes and all pairs."""
     from seedgen.evaluators.fidelity.block import RealSide, compute_fidelity
+    from threadpoolctl import threadpool_limits
 
     from seedgen.evaluation.prepare import align, prepare_real
+    from seedgen.evaluation.runner import native_threads
 
     t, c = time.perf_counter(), time.process_time()
-    prep = prepare_real(real)
-    aligned = align(prep, syn, "synthetic")
-    side = RealSide.build(prep.real_view, aligned.columns)
-    compute_fidelity(side, aligned.view, aligned.not_computed)
+    with threadpool_limits(limits=native_threads()):  # as evaluate() runs it
+        prep = prepare_real(real)
+        aligned = align(prep, syn, "synthetic")
+        side = RealSide.build(prep.real_view, aligned.columns)
+        compute_fidelity(side, aligned.view, aligned.not_computed)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     print(f"{label}: seedgen fidelity only (shapes + pairs) {wall:6.1f} s wall, {cpu:6.1f} s CPU")
     return wall, cpu
