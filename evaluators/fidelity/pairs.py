@@ -16,15 +16,6 @@ from seedgen.evaluation.base import Goal, Metric
 from seedgen.evaluation.prepare import Columns
 
 
-def _average_ranks(view: Columns, name: str) -> np.ndarray:
-    """1-based ranks of a column's values among its non-missing values, ties sharing their average rank
-    (pandas' `rank()`), NaN for missing; read off the column's sorted values the fidelity metrics keep."""
-    values, ordered = view.num(name), view.sorted(name)
-    left = np.searchsorted(ordered, values, side="left")
-    right = np.searchsorted(ordered, values, side="right")
-    return np.where(np.isnan(values), np.nan, (left + right + 1) / 2.0)
-
-
 def spearman_matrix(df: pd.DataFrame | Columns, columns: list[str]) -> pd.DataFrame:
     """Spearman correlation matrix on pairwise-complete rows (dates as days); constant columns give NaN.
 
@@ -35,7 +26,7 @@ def spearman_matrix(df: pd.DataFrame | Columns, columns: list[str]) -> pd.DataFr
     view = df if isinstance(df, Columns) else Columns(df)
     if not columns:
         return pd.DataFrame(index=[], columns=[], dtype=float)
-    ranks = np.column_stack([_average_ranks(view, c) for c in columns])
+    ranks = np.column_stack([pd.Series(view.num(c)).rank().to_numpy() for c in columns])
     present = (~np.isnan(ranks)).astype(float)
     x = np.nan_to_num(ranks)
     n = present.T @ present  # rows where both columns of a pair are present

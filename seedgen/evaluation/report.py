@@ -8,6 +8,7 @@ never a real row, and never a credential (nothing secret is passed to the templa
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -58,6 +59,13 @@ def _env() -> SandboxedEnvironment:
 
 def _template_text() -> str:
     return resources.files("seedgen.evaluation").joinpath("report.html.j2").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _template():
+    """The compiled report template (compiling it takes ~40 ms; a process writing several reports, or
+    `compare`'s pipeline steps, compiles it once)."""
+    return _env().from_string(_template_text())
 
 
 def render_report(ctx: RealContext, results: list[tuple[Aligned, Metrics, pd.DataFrame]]) -> str:
@@ -123,25 +131,21 @@ def render_report(ctx: RealContext, results: list[tuple[Aligned, Metrics, pd.Dat
     for m in metrics:
         worst = sorted(m.fidelity.pair_details, key=lambda p: p.score)[:WORST_PAIRS]
         pairs.append({"name": m.name, "rows": worst})
-    return (
-        _env()
-        .from_string(_template_text())
-        .render(
-            version=__version__,
-            names=names,
-            metrics=metrics,
-            real=metrics[0].real,
-            holdout=metrics[0].holdout,
-            headline=headline_rows,
-            columns=column_rows,
-            skipped=skipped,
-            dist_plots=dist_plots,
-            heatmap=heatmap,
-            pca=pca,
-            pairs=pairs,
-            cell=_score_cell,
-            target=prep.target,
-        )
+    return _template().render(
+        version=__version__,
+        names=names,
+        metrics=metrics,
+        real=metrics[0].real,
+        holdout=metrics[0].holdout,
+        headline=headline_rows,
+        columns=column_rows,
+        skipped=skipped,
+        dist_plots=dist_plots,
+        heatmap=heatmap,
+        pca=pca,
+        pairs=pairs,
+        cell=_score_cell,
+        target=prep.target,
     )
 
 
