@@ -1,7 +1,8 @@
 """Quality benchmark: seedgen's sampler against a Gaussian mixture, sequential CART, SDV's GaussianCopula
 and a real holdout (the ceiling), on a 70/30 split of the example tables.
 
-    python benchmarks/quality_bench.py [--data loans|credit|all] [--skip-sdv] [--rows N] [--out DIR]
+    python benchmarks/quality_bench.py [--data loans|credit|all] [--skip-sdv] [--seedgen-only] [--rows N]
+                                       [--draws K] [--out DIR]
 
 Each generator is fitted on the 70 % part and draws as many rows; `seedgen.evaluation.compare` scores every
 set against the training rows with the 30 % holdout (detection AUC, shape, pairs, TSTR/TRTR, DCR share,
@@ -139,8 +140,6 @@ def identical_rows(train: pd.DataFrame, syn: pd.DataFrame) -> int:
 
 
 def run(name: str, args) -> str:
-    from seedgen.evaluation import compare
-
     path, targets = DATA[name]
     train, holdout = split(path, args.seed)
     n = args.rows or len(train)
@@ -157,11 +156,18 @@ def run(name: str, args) -> str:
     size_mb = len(seeds.model_dump_json()) / 1e6
     syn, info = sampler_rows(seeds, n, args.seed + 1, ["lending"] if name == "loans" else [])
     sets["seedgen sampler + filter"] = render(syn, seeds.columns)
+    # Extra draws from the same seeds (other draw seeds) show how much the figures move by chance alone.
+    for k in range(1, args.draws):
+        extra, _ = sampler_rows(seeds, n, args.seed + 1 + k, ["lending"] if name == "loans" else [])
+        sets[f"seedgen sampler + filter (draw {k + 1})"] = render(extra, seeds.columns)
     notes.append(
         f"seedgen: seeds via {how} in {fit_s:.1f}s, seeds.json {size_mb:.1f} MB, draw {info['draw_s']:.2f}s, "
         f"redrawn for constraints {sum(info.get('resampled', {}).values())}, filter pass {info.get('filter_pass')}"
     )
 
+    if args.seedgen_only:
+        notes.append("baselines skipped: --seedgen-only")
+        return _score(name, args, train, holdout, sets, notes, work, n)
     cols = infer_schema(read_table(train_csv))
     typed = coerce(read_table(train_csv).data, cols)
     t0 = time.perf_counter()
@@ -181,7 +187,14 @@ def run(name: str, args) -> str:
         else:
             sets["SDV GaussianCopula"] = s
             notes.append(f"SDV fit+sample {time.perf_counter() - t0:.1f}s")
+    return _score(name, args, train, holdout, sets, notes, work, n)
 
+
+def _score(name, args, train, holdout, sets, notes, work, n) -> str:
+    """Score every set with `seedgen.evaluation.compare`; one markdown table (+ notes), also saved."""
+    from seedgen.evaluation import compare
+
+    targets = DATA[name][1]
     tables = {}
     for target in targets:
         tr, ho = train, holdout
@@ -283,6 +296,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-sdv", action="store_true")
+    ap.add_argument("--seedgen-only", action="store_true", help="no baselines (quick iteration)")
+    ap.add_argument("--draws", type=int, default=1, help="score this many sampler draws (spread by chance)")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "seedgen_quality"))
     ap.add_argument("--speed", type=int, default=0, help="only time the sampler on this many rows")
     args = ap.parse_args()

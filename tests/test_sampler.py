@@ -274,6 +274,20 @@ def test_target_is_drawn_last(loans_like):
     assert [s.column for s in model.steps if s.method == "tree"][-1] == "grade"
 
 
+def test_leaves_cover_many_rows_and_target_leaves_more(loans_like):
+    """Every leaf is a statistic of ≥ MIN_LEAF rows; the --target column's of ≥ TARGET_MIN_LEAF rows
+    (a smoother P(target | row), which is what a model trained on the synthetic rows learns)."""
+    from seedgen.sampler.fit import MIN_LEAF, TARGET_MIN_LEAF
+
+    df = loans_like[["grade", "amount", "income", "delinq", "rate"]]
+    cols = infer_schema(_table(df), target="delinq")
+    model = fit_sampler(coerce(df, cols), cols, np.zeros(len(df), int), [], seed=0)
+    n_leaves = {s.column: sum(v >= 0 for v in s.tree.leaf) for s in model.steps if s.method == "tree"}
+    assert model.min_leaf >= MIN_LEAF >= 20
+    assert all(k <= len(df) // MIN_LEAF for k in n_leaves.values())
+    assert 1 < n_leaves["delinq"] <= len(df) // TARGET_MIN_LEAF
+
+
 def test_zero_and_one_row(fitted):
     seeds, _, _ = fitted
     assert sample_rows(seeds, 0).shape == (0, len(seeds.columns))
