@@ -26,6 +26,7 @@ from seedgen.sampler.leaves import (
 )
 from seedgen.sampler.model import SamplerModel, SamplerStep
 from seedgen.sampler.plan import Derivation, make_plan
+from seedgen.sampler.select import MAX_PREDICTORS, select_predictors
 from seedgen.sampler.trees import category_encoding, fit_tree, to_arrays
 from seedgen.schema import ColumnSpec
 
@@ -210,6 +211,17 @@ def fit_sampler(
                 enc = category_encoding(pc[sel], kcat, target[sel])
                 encodings[p] = [float(f"{v:.9g}") for v in enc]
                 xl[:, j] = np.where(pc >= 0, enc[np.clip(pc, 0, None)], np.nan)
+        if len(pcols) > MAX_PREDICTORS:
+            # Wide tables: only the earlier columns that explain most of this one (see sampler.select).
+            keep = select_predictors(
+                xl[sel],
+                (y if spec.kind in _DISCRETE else target)[sel],
+                classify=spec.kind in _DISCRETE,
+                seed=seed,
+            )
+            kept = {preds[i] for i in keep}
+            xl, pcols = xl[:, keep], [pcols[i] for i in keep]
+            encodings = {p: e for p, e in encodings.items() if p in kept}
         tree, nodes = fit_tree(
             xl,
             y if spec.kind in _DISCRETE else target,
