@@ -84,7 +84,11 @@ class ModelUtility(StrictModel):
     """Train-synthetic-test-real against train-real-test-real for one model family."""
 
     model: str
-    tstr: dict[str, float | None] = Field(description="metric → value, model trained on synthetic rows")
+    tstr: dict[str, float | None] = Field(
+        description="metric → value, model trained on synthetic rows (classification: accuracy; precision, "
+        "recall, F1 on the minority class, or macro over classes; roc_auc, one-vs-rest averaged over the "
+        "classes with at least 5 test rows when there are more than two)"
+    )
     trtr: dict[str, float | None] = Field(description="metric → value, model trained on real rows")
     ratio: float | None = Field(
         None,
