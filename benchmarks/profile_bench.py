@@ -91,7 +91,7 @@ def main() -> None:
         f"{'rows':>9} {'cols':>5} {'MiB csv':>8} {'read_csv s':>10} {'wall s':>8} {'CPU s':>7} "
         f"{'rows/s':>9} {'peak MiB':>9}  stages (wall s)"
     )
-    results = []
+    results, verdicts = [], []
     for n in sizes:
         path = work / f"loans_{n}.csv"
         if not path.exists():
@@ -100,6 +100,7 @@ def main() -> None:
         wall, cpu, peak, stages = run_profile(path, work / f"seeds_{n}.json")
         cols = len(pd.read_csv(path, nrows=1).columns)
         results.append((n, wall, cpu))
+        verdicts.append((n, wall, cpu, peak, floor))
         detail = " ".join(f"{k}={v:.1f}" for k, v in stages.items())
         print(
             f"{n:>9,} {cols:>5} {path.stat().st_size / 2**20:>8.0f} {floor:>10.1f} {wall:>8.1f} {cpu:>7.1f} "
@@ -113,6 +114,14 @@ def main() -> None:
             print(
                 f"growth {n0:,} -> {n1:,} rows ({what}): x{b / a:.1f} for rows x{n1 / n0:.0f} "
                 f"(fitted exponent {exponent:.2f}; 1.0 = linear)"
+            )
+    for n, wall, cpu, peak, floor in verdicts:
+        if n >= 1_000_000:
+            ok = wall < 60 and peak < 4096
+            print(
+                f"target at {n:,} rows: < 60 s wall and < 4 GiB peak -> {wall:.1f} s wall ({cpu:.1f} s CPU), "
+                f"{peak / 1024:.2f} GiB: "
+                f"{'met' if ok else 'NOT met'} ({wall / floor:.1f}x the time pandas needs only to read the file)"
             )
     print(f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the 2 cores)")
     if not args.keep:
