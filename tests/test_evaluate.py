@@ -160,7 +160,9 @@ def credit_result(tmp_path_factory):
         target="Class",
         quiet=True,
     )
-    return {n: m for n, m in zip(comparison.names, comparison.sets, strict=True)}
+    out = {n: m for n, m in zip(comparison.names, comparison.sets, strict=True)}
+    out["fresh_rows"] = fresh
+    return out
 
 
 def test_independent_noise_scores_low_on_utility(credit_result):
@@ -173,4 +175,7 @@ def test_independent_noise_scores_low_on_utility(credit_result):
         assert mu.trtr["roc_auc"] > 0.6
     assert good.score.value > 0.7
     assert noise.score.value < 0.3
+    # TSTR and TRTR models train on the same number of rows (the synthetic sets here are the smaller side)
+    assert good.train_rows == good.real_train_rows == len(credit_result["fresh_rows"])
+    assert noise.train_rows == noise.real_train_rows <= 4000
     assert all(mu.tstr["roc_auc"] < 0.6 for mu in noise.models)
