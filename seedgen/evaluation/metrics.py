@@ -105,7 +105,7 @@ class Utility(StrictModel):
     test_set: str | None = Field(None, description="which real rows the models were tested on")
     train_rows: int | None = Field(
         None,
-        description="synthetic rows each TSTR model was trained on (a random sample of at most 4,000); TRTR "
+        description="synthetic rows each TSTR model was trained on (a random sample of at most 3,000); TRTR "
         "models get as many real rows (see real_train_rows)",
     )
     real_train_rows: int | None = Field(
