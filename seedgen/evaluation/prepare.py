@@ -234,7 +234,7 @@ class Columns:
         self.df = df
         self._num: dict[str, np.ndarray] = {}
         self._fac: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._top: dict[tuple[int, str], np.ndarray] = {}
+        self._top: dict[tuple[int, str], tuple[Vocabulary, np.ndarray]] = {}
         #: whole-table encodings (see `Encoder`), kept so the families share them
         self.memo: dict = {}
 
@@ -275,13 +275,14 @@ class Columns:
     def top_codes(self, vocab: Vocabulary, name: str) -> np.ndarray:
         """Codes over the real top categories: 0..k-1, k = any other category, k+1 = missing."""
         key = (id(vocab), name)
-        if key not in self._top:
+        hit = self._top.get(key)
+        if hit is None or hit[0] is not vocab:  # the vocabulary itself is kept: an id can be reused
             codes, labels = self.factorized(name)
             cats = vocab.cats[name]
             index = {c: i for i, c in enumerate(cats)}
             table = np.array([index.get(lab, len(cats)) for lab in labels] + [len(cats) + 1], dtype=np.int64)
-            self._top[key] = table[codes]  # code -1 (missing) picks the trailing k+1
-        return self._top[key]
+            hit = self._top[key] = (vocab, table[codes])  # code -1 (missing) picks the trailing k+1
+        return hit[1]
 
 
 class Vocabulary:
@@ -375,16 +376,18 @@ class Encoder:
         return np.array([c.kind not in NUMERIC_LIKE for c in self.columns], dtype=bool)
 
     def transform(self, table: Columns) -> np.ndarray:
-        key = (id(self), "transform")
-        if key not in table.memo:
-            table.memo[key] = self._transform(table)
-        return table.memo[key]
+        return self._kept(table, "transform", self._transform)
 
     def compact(self, table: Columns) -> np.ndarray:
-        key = (id(self), "compact")
-        if key not in table.memo:
-            table.memo[key] = self._compact(table)
-        return table.memo[key]
+        return self._kept(table, "compact", self._compact)
+
+    def _kept(self, table: Columns, what: str, make) -> np.ndarray:
+        """The table's encoding by this encoder, computed once and kept on the table."""
+        key = (id(self), what)
+        hit = table.memo.get(key)
+        if hit is None or hit[0] is not self:  # the encoder itself is kept: an id can be reused
+            hit = table.memo[key] = (self, make(table))
+        return hit[1]
 
     def _transform(self, table: Columns) -> np.ndarray:
         # float64 on purpose: in float32 an exact copy sits at distance ~1e-7, not 0
