@@ -288,6 +288,30 @@ def test_leaves_cover_many_rows_and_target_leaves_more(loans_like):
     assert 1 < n_leaves["delinq"] <= len(df) // TARGET_MIN_LEAF
 
 
+def test_categorical_target_drawn_from_boosted_probabilities(loans_like, tmp_path):
+    """A categorical --target gets boosted class probabilities (leaf values of ≥ min-leaf rows) and keeps
+    its relation to the other columns: here grade is a function of the rate."""
+    from seedgen.sampler.boost import class_probabilities
+
+    df = loans_like[["grade", "rate", "amount", "income"]]
+    cols = infer_schema(_table(df), target="grade")
+    typed = coerce(df, cols)
+    model = fit_sampler(typed, cols, np.zeros(len(df), int), [], seed=0)
+    step = next(s for s in model.steps if s.column == "grade")
+    assert step.boost is not None and len(step.boost.trees) == len(step.boost.values)
+    src = SourceInfo(file="mem.csv", rows=len(df), columns=len(cols))
+    seeds = SeedFile(source=src, settings=ProfileSettings(), columns=cols, clusters=[], sampler=model)
+    save_seeds(seeds, tmp_path / "seeds.json")
+    seeds = load_seeds(tmp_path / "seeds.json")
+    out = sample_rows(seeds, 3000, seed=3)
+    grade_of_rate = dict(zip(typed["rate"], typed["grade"], strict=True))
+    assert (out["rate"].map(grade_of_rate) == out["grade"]).mean() > 0.95
+    x = np.zeros((5, len(model.features)))
+    p = class_probabilities(step.boost, x, model.features)
+    assert p.shape == (5, len(step.boost.codes)) and np.allclose(p.sum(axis=1), 1)
+    assert sample_rows(seeds, 3000, seed=3).equals(out)
+
+
 def test_zero_and_one_row(fitted):
     seeds, _, _ = fitted
     assert sample_rows(seeds, 0).shape == (0, len(seeds.columns))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seedgen.errors import UserInputError
+from seedgen.sampler.boost import class_probabilities
 from seedgen.sampler.ids import draw_ids
 from seedgen.sampler.model import Check, SamplerModel, SamplerStep
 from seedgen.sampler.trees import CompiledTree, draw_entries
@@ -187,18 +188,39 @@ def _repair(chk: Check, v: np.ndarray, st: _State, rows: np.ndarray) -> np.ndarr
     return v
 
 
+def _draw_probabilities(probs: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One class code per row of `probs` (rows × classes), by inverse CDF."""
+    cum = np.cumsum(probs, axis=1)
+    pick = (cum < rng.random(len(probs))[:, None] * cum[:, -1:]).sum(axis=1)
+    return codes[np.minimum(pick, len(codes) - 1)]
+
+
 def _draw_tree_column(
     step: SamplerStep, tree: CompiledTree, st: _State, checks: list[Check], rng, resampled: dict
 ) -> np.ndarray:
-    leaf = tree.apply(st.x)
     discrete = step.kind in _DISCRETE
+    if step.boost is not None and discrete:
+        # "leaves" are the rows themselves: each row draws from its own boosted class probabilities
+        probs = class_probabilities(step.boost, st.x, st.model.features)
+        k = len(step.classes)
+        codes = np.asarray([c if c < k else -1 for c in step.boost.codes], dtype=np.int64)
+        leaf = np.arange(len(st.x))
+
+        def draw_discrete(rows_leaf):
+            return _draw_probabilities(probs[rows_leaf], codes, rng)
+    else:
+        leaf = tree.apply(st.x)
+
+        def draw_discrete(rows_leaf):
+            return _draw_categorical(step, rows_leaf, rng)
+
     null_checks = [c for c in checks if c.kind == "null"]
     # Null co-patterns hold by construction: rows whose condition holds are null, the others draw a value.
     force_null = np.zeros(len(leaf), dtype=bool)
     for c in null_checks:
         other = st.values[c.other]
         force_null |= _is_null(other, st.steps[c.other]) if c.when == "null" else (other == 0)
-    v = _draw_categorical(step, leaf, rng) if discrete else _draw_numeric(step, leaf, rng, no_null=None)
+    v = draw_discrete(leaf) if discrete else _draw_numeric(step, leaf, rng, no_null=None)
     all_rows = np.arange(len(leaf))
     bad = np.zeros(len(leaf), dtype=bool)
     for c in checks:
@@ -210,7 +232,7 @@ def _draw_tree_column(
         if rows.size == 0:
             break
         if discrete:
-            nv = _draw_categorical(step, leaf[rows], rng)
+            nv = draw_discrete(leaf[rows])
         else:
             nv = _draw_numeric(
                 step, leaf[rows], rng, no_null=np.ones(rows.size, bool) if null_checks else None

@@ -64,6 +64,18 @@ class CategoricalLeaves(StrictModel):
     weight: list[float]
 
 
+class BoostedClasses(StrictModel):
+    """Boosted class scores of the `--target` column: score_c = init_c + Σ values[t][leaf] over the trees
+    t of class c; P(class) is their softmax (see `seedgen.sampler.boost`). Each leaf value is a statistic
+    of at least `min_leaf` real rows."""
+
+    codes: list[int] = Field(description="class code per score column (a code ≥ len(classes) = null)")
+    init: list[float]
+    trees: list[TreeArrays]
+    tree_class: list[int] = Field(description="score column each tree adds to")
+    values: list[list[float]] = Field(description="per tree, the value of each leaf")
+
+
 class IdPattern(StrictModel):
     """The shape of a key column: numbers continue after the real maximum; strings follow a char pattern.
 
@@ -89,6 +101,9 @@ class SamplerStep(StrictModel):
     classes: list[str] = Field(default_factory=list, description="categorical/text values by code")
     decimals: int | None = None
     tree: TreeArrays | None = None
+    boost: BoostedClasses | None = Field(
+        None, description="target column: classes drawn from boosted probabilities instead of the leaves"
+    )
     numeric: NumericLeaves | None = None
     categorical: CategoricalLeaves | None = None
     grains: list[float] = Field(default_factory=list, description="rounding granularities of bin draws")
