@@ -19,11 +19,11 @@ from seedgen.evaluation.prepare import NUMERIC_LIKE, Columns, Encoder, Vocabular
 #: rows per side; AUC is stable well below this and the fit stays a few seconds
 DETECTION_ROWS = 2_000
 #: 3 folds: every row is still scored once by a model that did not see it; AUCs matched 5 folds within
-#: ±0.015 on the known-answer sets (copy, shuffled, perturbed, fresh rows, one column shuffled)
+#: ±0.015 on fresh real rows with one or three columns shuffled
 FOLDS = 3
 #: the classifier: 15-leaf trees, 15 rounds. On fresh real rows with one column's link to the rest broken
 #: (one column shuffled) it scored AUC 0.90–0.93, as 20 rounds at rate 0.3 and 5 folds did; 8-leaf trees
-#: missed more (0.84 with the loan sub-grade shuffled), so the trees keep 15 leaves
+#: missed more (0.84 with a 35-category column shuffled), so the trees keep 15 leaves
 BOOSTING = dict(max_iter=15, max_leaf_nodes=15, learning_rate=0.4)
 
 
