@@ -8,7 +8,7 @@ Against the loopback fault server (tests/fakes, in its own process) with a fixed
    route: typed parameter transform + pydantic ChatCompletion, httpx transport) as the baseline, vs the
    `openai` provider (SDK `post` with a pre-serialised body, bytes reply) on httpx and on aiohttp.
 3. Requests/s through `provider.complete()` at concurrency 1, 8 and 32 vs the ideal concurrency / latency
-   (target >= 85 %), after one warm-up request per slot.
+   (target >= 85 %): one worker per slot sending requests one after another, after a warm-up request each.
 4. ~10 % 429s (Retry-After 50 ms) and ~10 % 500s: every request must still complete.
 
 Run: `python benchmarks/provider_bench.py [--requests-per-slot 40]`
@@ -82,8 +82,13 @@ async def drive(
     async with provider:
         # model discovery and one connection per slot: a run pays these once, not per request
         await asyncio.gather(*(provider.complete(request) for _ in range(concurrency)))
+
+        async def slot() -> None:  # one worker per concurrency slot, as synthesize runs its batches
+            for _ in range(per_slot):
+                await provider.complete(request)
+
         start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(provider.complete(request) for _ in range(n)))
+        await asyncio.gather(*(slot() for _ in range(concurrency)))
         return time.perf_counter() - start, time.process_time() - cpu, provider.stats, n
 
 
@@ -105,8 +110,13 @@ async def sdk_create(base_url: str, concurrency: int, per_slot: int) -> tuple[fl
 
     n = concurrency * per_slot
     await asyncio.gather(*(one() for _ in range(concurrency)))
+
+    async def slot() -> None:
+        for _ in range(per_slot):
+            await one()
+
     start, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(one() for _ in range(n)))
+    await asyncio.gather(*(slot() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await client.close()
     return elapsed, cpu, n
