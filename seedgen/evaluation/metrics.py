@@ -121,7 +121,7 @@ class Utility(StrictModel):
 class Detection(StrictModel):
     """Can a classifier tell real rows from synthetic ones? 0.5 AUC = no."""
 
-    auc: Score = Field(Score(goal="minimize"), description="3-fold CV ROC AUC of gradient boosting")
+    auc: Score = Field(Score(goal="minimize"), description="2-fold CV ROC AUC of gradient boosting")
     score: Score = Field(Score(), description="1 − 2·max(AUC − 0.5, 0); 1 = indistinguishable")
     rows_per_side: int | None = None
 
