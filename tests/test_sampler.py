@@ -276,16 +276,21 @@ def test_target_is_drawn_last(loans_like):
 
 def test_leaves_cover_many_rows_and_target_leaves_more(loans_like):
     """Every leaf is a statistic of ≥ MIN_LEAF rows; the --target column's of ≥ TARGET_MIN_LEAF rows
-    (a smoother P(target | row), which is what a model trained on the synthetic rows learns)."""
-    from seedgen.sampler.fit import MIN_LEAF, TARGET_MIN_LEAF
+    (a smoother P(target | row), which is what a model trained on the synthetic rows learns). Tables
+    under 4,000 rows use a hundredth of their rows, never fewer than SMALL_TABLE_LEAF."""
+    from seedgen.sampler.fit import MIN_LEAF, SMALL_TABLE_LEAF, TARGET_MIN_LEAF, _small
 
+    assert _small(MIN_LEAF, 7000) == MIN_LEAF and _small(TARGET_MIN_LEAF, 7000) == TARGET_MIN_LEAF
+    assert _small(MIN_LEAF, 124) == SMALL_TABLE_LEAF >= 20
     df = loans_like[["grade", "amount", "income", "delinq", "rate"]]
+    n = len(df)
+    leaf, target_leaf = _small(MIN_LEAF, n), _small(TARGET_MIN_LEAF, n)
     cols = infer_schema(_table(df), target="delinq")
-    model = fit_sampler(coerce(df, cols), cols, np.zeros(len(df), int), [], seed=0)
+    model = fit_sampler(coerce(df, cols), cols, np.zeros(n, int), [], seed=0)
     n_leaves = {s.column: sum(v >= 0 for v in s.tree.leaf) for s in model.steps if s.method == "tree"}
-    assert model.min_leaf >= MIN_LEAF >= 20
-    assert all(k <= len(df) // MIN_LEAF for k in n_leaves.values())
-    assert 1 < n_leaves["delinq"] <= len(df) // TARGET_MIN_LEAF
+    assert model.min_leaf >= leaf >= SMALL_TABLE_LEAF
+    assert all(k <= n // leaf for k in n_leaves.values())
+    assert 1 < n_leaves["delinq"] <= n // target_leaf
 
 
 def test_categorical_target_drawn_from_boosted_probabilities(loans_like, tmp_path):
