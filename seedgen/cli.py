@@ -66,46 +66,105 @@ def main() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="seeds.json to write.")
 @click.option("--target", help="Target column for ML utility (kept out of LLM-written columns).")
 @click.option("--clusters", default="auto", show_default=True, help="Number of KMeans clusters, or auto.")
-@click.option("--sampling-factor", type=float, default=1.0, show_default=True,
-              help="Seed instructions per cluster, relative to its weight.")
+@click.option(
+    "--sampling-factor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seed instructions per cluster, relative to its weight.",
+)
 @click.option("--drop", multiple=True, help="Column to leave out of clustering (repeatable).")
-@click.option("--examples", type=int, default=0, show_default=True,
-              help="Real rows kept for few-shot prompts (0 keeps no real row in seeds.json).")
+@click.option(
+    "--examples",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Real rows kept for few-shot prompts (0 keeps no real row in seeds.json).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_quiet
 def profile(data, output, target, clusters, sampling_factor, drop, examples, seed, quiet):
     """Profile DATA into seed instructions (seeds.json)."""
     _setup(quiet)
-    seedgen.profile(data, output, target=target, clusters=clusters, sampling_factor=sampling_factor,
-                    drop=list(drop), examples=examples, seed=seed, quiet=quiet)
+    seedgen.profile(
+        data,
+        output,
+        target=target,
+        clusters=clusters,
+        sampling_factor=sampling_factor,
+        drop=list(drop),
+        examples=examples,
+        seed=seed,
+        quiet=quiet,
+    )
 
 
 @main.command()
 @click.argument("seeds", type=click.Path(dir_okay=False))
 @click.option("-n", "--rows", "n", type=int, required=True, help="Rows to write.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--provider", default="local", show_default=True,
-              type=click.Choice(["local", "openai", "sds", "bedrock", "sampler"]))
+@click.option(
+    "--provider",
+    default="local",
+    show_default=True,
+    type=click.Choice(["local", "openai", "sds", "bedrock", "sampler"]),
+)
 @click.option("--model", help="Model id at the provider.")
 @click.option("--base-url", help="Endpoint URL (openai-compatible servers, SDS).")
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["llm", "hybrid", "sampler"]))
 @click.option("--rows-per-request", type=int, default=None, help="Rows asked per LLM call.")
 @click.option("--concurrency", type=int, default=4, show_default=True)
 @click.option("--temperature", type=float, default=None)
-@click.option("--prompts", type=click.Path(file_okay=False), help="Folder of templates overriding the built-in ones.")
-@click.option("--llm-column", "llm_columns", multiple=True, help="Extra column the LLM writes in hybrid mode.")
+@click.option(
+    "--prompts", type=click.Path(file_okay=False), help="Folder of templates overriding the built-in ones."
+)
+@click.option(
+    "--llm-column", "llm_columns", multiple=True, help="Extra column the LLM writes in hybrid mode."
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
-@click.option("--dry-run", is_flag=True, help="Render one prompt per cluster and estimate tokens; call nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Render one prompt per cluster and estimate tokens; call nothing."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_quiet
-def synthesize(seeds, n, output, provider, model, base_url, mode, rows_per_request, concurrency, temperature,
-               prompts, llm_columns, resume, dry_run, seed, quiet):
+def synthesize(
+    seeds,
+    n,
+    output,
+    provider,
+    model,
+    base_url,
+    mode,
+    rows_per_request,
+    concurrency,
+    temperature,
+    prompts,
+    llm_columns,
+    resume,
+    dry_run,
+    seed,
+    quiet,
+):
     """Generate N rows from SEEDS into OUTPUT."""
     _setup(quiet)
-    seedgen.synthesize(seeds, n, output, provider=provider, model=model, base_url=base_url, mode=mode,
-                       rows_per_request=rows_per_request, concurrency=concurrency, temperature=temperature,
-                       prompts=prompts, llm_columns=list(llm_columns), resume=resume, dry_run=dry_run,
-                       seed=seed, quiet=quiet)
+    seedgen.synthesize(
+        seeds,
+        n,
+        output,
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        rows_per_request=rows_per_request,
+        concurrency=concurrency,
+        temperature=temperature,
+        prompts=prompts,
+        llm_columns=list(llm_columns),
+        resume=resume,
+        dry_run=dry_run,
+        seed=seed,
+        quiet=quiet,
+    )
 
 
 @main.command(name="filter")
@@ -113,24 +172,62 @@ def synthesize(seeds, n, output, provider, model, base_url, mode, rows_per_reque
 @click.option("--seeds", required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--rejected", type=click.Path(dir_okay=False), help="Where rejected rows go, with _reasons.")
-@click.option("--rules", multiple=True, help="Rule pack name (lending) or path to a rules .py file (repeatable).")
-@click.option("--fix/--no-fix", default=True, show_default=True, help="Repair rows that fixable rules can repair.")
+@click.option(
+    "--rules", multiple=True, help="Rule pack name (lending) or path to a rules .py file (repeatable)."
+)
+@click.option(
+    "--fix/--no-fix", default=True, show_default=True, help="Repair rows that fixable rules can repair."
+)
 @click.option("--judge/--no-judge", default=False, show_default=True, help="Score rows with an LLM judge.")
 @click.option("--judge-provider", default="local", show_default=True)
 @click.option("--judge-model", default=None)
 @click.option("--judge-base-url", default=None)
 @click.option("--threshold", type=float, default=8, show_default=True, help="Lowest judge score kept (1-10).")
 @click.option("--keep-scores", is_flag=True, help="Keep the judge's score in a _judge_score column.")
-@click.option("--min-support", type=float, default=None, help="Discovered constraints below this support are not enforced.")
+@click.option(
+    "--min-support",
+    type=float,
+    default=None,
+    help="Discovered constraints below this support are not enforced.",
+)
 @click.option("--real", type=click.Path(dir_okay=False), help="Real table: reject exact copies of its rows.")
 @_quiet
-def filter_cmd(raw, seeds, output, rejected, rules, fix, judge, judge_provider, judge_model, judge_base_url,
-               threshold, keep_scores, min_support, real, quiet):
+def filter_cmd(
+    raw,
+    seeds,
+    output,
+    rejected,
+    rules,
+    fix,
+    judge,
+    judge_provider,
+    judge_model,
+    judge_base_url,
+    threshold,
+    keep_scores,
+    min_support,
+    real,
+    quiet,
+):
     """Repair or reject the rows of RAW; write the accepted ones to OUTPUT."""
     _setup(quiet)
-    seedgen.filter(raw, seeds, output, rejected=rejected, rules=list(rules), fix=fix, judge=judge,
-                   judge_provider=judge_provider, judge_model=judge_model, judge_base_url=judge_base_url,
-                   threshold=threshold, keep_scores=keep_scores, min_support=min_support, real=real, quiet=quiet)
+    seedgen.filter(
+        raw,
+        seeds,
+        output,
+        rejected=rejected,
+        rules=list(rules),
+        fix=fix,
+        judge=judge,
+        judge_provider=judge_provider,
+        judge_model=judge_model,
+        judge_base_url=judge_base_url,
+        threshold=threshold,
+        keep_scores=keep_scores,
+        min_support=min_support,
+        real=real,
+        quiet=quiet,
+    )
 
 
 @main.command()
@@ -145,8 +242,9 @@ def filter_cmd(raw, seeds, output, rejected, rules, fix, judge, judge_provider, 
 def evaluate(real, synthetic, output, holdout, target, rules, seed, quiet):
     """Score SYNTHETIC against REAL: fidelity, utility, detection, privacy."""
     _setup(quiet)
-    seedgen.evaluate(real, synthetic, output, holdout=holdout, target=target, rules=list(rules), seed=seed,
-                     quiet=quiet)
+    seedgen.evaluate(
+        real, synthetic, output, holdout=holdout, target=target, rules=list(rules), seed=seed, quiet=quiet
+    )
 
 
 @main.command()
@@ -162,8 +260,17 @@ def evaluate(real, synthetic, output, holdout, target, rules, seed, quiet):
 def compare(real, synthetic, names, output, holdout, target, rules, seed, quiet):
     """Score several synthetic tables side by side in one report."""
     _setup(quiet)
-    seedgen.compare(real, list(synthetic), output, names=_split(names), holdout=holdout, target=target,
-                    rules=list(rules), seed=seed, quiet=quiet)
+    seedgen.compare(
+        real,
+        list(synthetic),
+        output,
+        names=_split(names),
+        holdout=holdout,
+        target=target,
+        rules=list(rules),
+        seed=seed,
+        quiet=quiet,
+    )
 
 
 @main.command()
@@ -182,8 +289,14 @@ def run(pipeline, resume, quiet):
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for pipeline.toml and my_rules.py.")
+@click.option(
+    "-o",
+    "--output",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for pipeline.toml and my_rules.py.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @_quiet
 def init(data, output, force, quiet):

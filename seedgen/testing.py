@@ -5,15 +5,17 @@ rows that fail (and the reasons they must give), and, for fixable rules, what th
 
     pack: my_rules.py            # optional: pack name or .py path holding the rules under test
     columns:                     # the schema the rules see (ColumnSpec fields; categories as a list)
-      loan_amount: {kind: integer, decimals: 0}
-      grade: {kind: categorical, categories: [A, B, C]}
+      subtotal: {kind: numeric, decimals: 2}
+      tax: {kind: numeric, decimals: 2}
+      total: {kind: numeric, decimals: 2}
+      channel: {kind: categorical, categories: [web, store]}
     constraints: []              # optional: discovered constraints, as in seeds.json `rules`
     cases:
-      - name: emi_recomputed
-        rule: LN01               # code or dotted name
-        fail_rows: [{loan_amount: 10000, interest_rate: 10.0, term: 36, installment: 250.0}]
-        fixed_rows: [{installment: 322.67}]
-        reasons: [EMI]           # substrings every failing row's reasons contain
+      - name: total_recomputed
+        rule: ML01               # code or dotted name
+        fail_rows: [{subtotal: 100.0, tax: 20.0, total: 150.0, channel: web}]
+        fixed_rows: [{total: 120.0}]
+        reasons: [total]         # substrings every failing row's reasons contain
 
 Other case keys: ``pass_rows``, ``config`` (rule options), ``reference_rows`` (real rows the rule is
 measured on), ``real_rows`` (real rows for the privacy rule), ``min_support``, ``as_written: true`` (rows

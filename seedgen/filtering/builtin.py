@@ -80,9 +80,9 @@ def schema_format(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     The fix reads numbers with thousands separators, currency or percent signs, and dates in other
     common formats.
 
-    **Anti-pattern**: ``loan_amount = "ten thousand"``, ``issue_month = "2018-03-01"`` (format %b-%Y).
+    **Anti-pattern**: ``price = "ten dollars"``, ``visit_month = "2018-03-01"`` (format %b-%Y).
 
-    **Best practice**: ``loan_amount = 10000``, ``issue_month = "Mar-2018"``.
+    **Best practice**: ``price = 10``, ``visit_month = "Mar-2018"``.
     """
     if ctx.raw is None:
         return []
@@ -138,10 +138,10 @@ def schema_precision(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     The fix rounds to the column's decimals (what writing the value would do anyway), and the rule
     reports it so the generator learns the format.
 
-    **Anti-pattern**: ``term = 36.5`` in an integer column; ``interest_rate = 12.6137`` where the real data
-    writes two decimals.
+    **Anti-pattern**: ``age = 36.5`` in an integer column; ``weight_kg = 72.6137`` where the real data
+    writes one decimal.
 
-    **Best practice**: ``term = 36``; ``interest_rate = 12.61``.
+    **Best practice**: ``age = 36``; ``weight_kg = 72.6``.
     """
     checks = []
     for spec in _numeric_columns(df, ctx):
@@ -218,9 +218,9 @@ def categories_known(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     The fix maps a value that differs only in case, spacing or a trailing ``.0`` (and, for booleans,
     any yes/no, true/false, 1/0 spelling) onto the real spelling; anything else is rejected.
 
-    **Anti-pattern**: ``homeownership = "mortgage "`` or ``"HOUSE"`` where the real values are MORTGAGE, OWN, RENT.
+    **Anti-pattern**: ``blood_type = "ab "`` or ``"C"`` where the real values are A, B, AB, O.
 
-    **Best practice**: ``homeownership = "MORTGAGE"``.
+    **Best practice**: ``blood_type = "AB"``.
     """
     checks = []
     for spec, known in _category_columns(df, ctx):
@@ -251,9 +251,9 @@ def range_observed(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 
     No fix: clipping would pile values up at the bounds; an out-of-range row is regenerated instead.
 
-    **Anti-pattern**: ``annual_income = -5000`` or ``issue_month = "Jan-1850"``.
+    **Anti-pattern**: ``age = -5`` or ``visit_month = "Jan-1850"``.
 
-    **Best practice**: values inside the real minimum and maximum, e.g. ``annual_income = 65000``.
+    **Best practice**: values inside the real minimum and maximum, e.g. ``age = 65``.
     """
     checks = []
     for spec in ctx.columns:

@@ -80,13 +80,13 @@ def _fix_fd(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
     reason="{column}: does not match what the other column determines",
 )
 def functional_dependency(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
-    """A value determined by another column (sub_grade → grade) is the one the real data pairs with it.
+    """A value determined by another column (city → country) is the one the real data pairs with it.
 
     The fix writes the determined value.
 
-    **Anti-pattern**: ``sub_grade = "C3"`` with ``grade = "A"`` when every real C3 loan is grade C.
+    **Anti-pattern**: ``city = "Lyon"`` with ``country = "Spain"`` when every real Lyon row is in France.
 
-    **Best practice**: ``sub_grade = "C3"``, ``grade = "C"``.
+    **Best practice**: ``city = "Lyon"``, ``country = "France"``.
     """
     checks = []
     for c in ctx.constraints("functional_dependency"):
@@ -104,11 +104,11 @@ def functional_dependency(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 
 @rule("constraints.category_band", code="CN02", groups=G, reason="{column}: outside the band of its category")
 def category_band(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
-    """A number lies in the band the real data shows for its category (interest_rate per sub_grade).
+    """A number lies in the band the real data shows for its category (a tariff per plan).
 
-    **Anti-pattern**: ``sub_grade = "A1"`` with ``interest_rate = 24.5`` when real A1 loans are 5.31–5.32 %.
+    **Anti-pattern**: ``plan = "basic"`` with ``monthly_fee = 49.0`` when real basic plans cost 9.99–10.99.
 
-    **Best practice**: ``sub_grade = "A1"``, ``interest_rate = 5.31``.
+    **Best practice**: ``plan = "basic"``, ``monthly_fee = 9.99``.
     """
     checks = []
     for c in ctx.constraints("category_band"):
@@ -135,9 +135,9 @@ def category_band(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 def inequality(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     """An ordering between two columns that holds in the real data holds in every row.
 
-    **Anti-pattern**: ``open_credit_lines = 30`` with ``total_credit_lines = 12``.
+    **Anti-pattern**: ``admitted = "2024-03-09"`` with ``discharged = "2024-03-02"``.
 
-    **Best practice**: ``open_credit_lines = 10`` with ``total_credit_lines = 12`` (open ≤ total).
+    **Best practice**: ``admitted = "2024-03-02"``, ``discharged = "2024-03-09"`` (admitted ≤ discharged).
     """
     checks = []
     for c in ctx.constraints("inequality"):
@@ -261,9 +261,9 @@ def linear(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
 
     The fix recomputes the total from its parts, rounded to the column's decimals.
 
-    **Anti-pattern**: ``paid_total = 500`` with ``paid_principal = 300`` and ``paid_interest = 150``.
+    **Anti-pattern**: ``total = 500`` with ``subtotal = 300`` and ``tax = 150``.
 
-    **Best practice**: ``paid_total = 450`` (= 300 + 150).
+    **Best practice**: ``total = 450`` (= 300 + 150).
     """
     return [
         Check(pd.Series(ok, index=df.index), c.target, f"{c.target}: not {_label(c, 'the sum of its parts')}")
@@ -329,9 +329,9 @@ def null_pattern(df: pd.DataFrame, ctx: RuleContext) -> list[Check]:
     The fix empties the column where the pattern says it must be empty; a missing required value is
     rejected.
 
-    **Anti-pattern**: ``annual_income_joint = 80000`` on an individual application (joint fields empty).
+    **Anti-pattern**: ``spouse_income = 80000`` on a single applicant's row (spouse fields empty).
 
-    **Best practice**: joint-income columns filled only on joint applications.
+    **Best practice**: spouse columns filled only where ``spouse_name`` is.
     """
     checks = []
     for c in ctx.constraints("null_pattern"):

@@ -155,7 +155,7 @@ def profile(
         pool.shutdown(wait=False)
         stage("constraints")
         rules = discover(typed, columns, seed=seed)
-        # Formulas that installed rule packs declare (e.g. the lending EMI installment), measured on this
+        # Formulas that installed rule packs declare (e.g. the lending pack's loan payment formula), measured on this
         # table: listed with their support, the filter enforces the ones the real data keeps.
         rules += domain_rules(typed, columns)
         log.info("%d constraints discovered", len(rules))

@@ -1,7 +1,7 @@
 """Constraint discovery: the business rules hidden in a table, each with its support.
 
-Found here: functional dependencies between categoricals (sub_grade → grade), tight numeric bands per
-category (a rate band per sub-grade), null co-patterns (a column empty exactly when another is empty or
+Found here: functional dependencies between categoricals (city → country), tight numeric bands per
+category (a fee band per plan), null co-patterns (a column empty exactly when another is empty or
 zero); `arithmetic` adds inequalities, sums/differences, products/ratios and conditional ranges. All pass
 the support, row-count and beat-a-shuffle tests of `discovery`, so coincidences are not reported.
 """
@@ -144,7 +144,7 @@ def _weighted_width(codes: np.ndarray, x: np.ndarray) -> tuple[pd.DataFrame, np.
 
 
 def category_bands(f: Frame) -> list[CategoryBand]:
-    """A numeric column confined to a narrow band within each value of a categorical (rate per sub-grade)."""
+    """A numeric column confined to a narrow band within each value of a categorical (fee per plan)."""
     s = f.settings
     nums = [j for j, c in enumerate(f.numeric) if f.specs[c].n_unique >= 10]
     if not nums:

@@ -4,7 +4,7 @@ The target is drawn last, from every other column; a model trained on the synthe
 P(target | row) from the draws, so their quality is the sampler's TSTR/TRTR. One tree's leaf shares are a
 coarse, noisy estimate of it (a staircase over a few hundred leaves); a few dozen small trees fitted to the
 log-loss gradient (multinomial boosting with Newton leaf values) estimate it far better (quality bench,
-loans homeownership, mean of 3 draws: TSTR/TRTR 0.990 against 0.965 with one tree of 50-row leaves).
+the loans example's target, mean of 3 draws: TSTR/TRTR 0.990 against 0.965 with one tree of 50-row leaves).
 
 Privacy is as for any tree: every leaf value is a statistic of at least `min_leaf` real rows. The trees are
 stored as `TreeArrays` with one value per leaf and traversed in numpy like the others.

@@ -50,7 +50,7 @@ SPLIT_CLASSES = 64
 TREE_FIT_ROWS = 20_000
 #: fewest real rows behind a leaf of the `--target` column's tree (drawn last, from every other column):
 #: larger leaves estimate P(target | row) with less noise, which is what a model trained on the synthetic
-#: rows has to learn (loans homeownership, labels drawn from the tree for the real rows: TSTR/TRTR 0.946 with
+#: rows has to learn (the loans example's target, labels drawn from the tree for the real rows: TSTR/TRTR 0.946 with
 #: 50-row leaves, 0.928 with 20; 80 and 120 scored lower in the full bench)
 TARGET_MIN_LEAF = 50
 #: on small tables the leaf minimums shrink to a hundredth of the rows, never below this: with 40-row
