@@ -76,7 +76,7 @@ class Rows:
         if kind in ("integer", "number"):
             v = self.rng.uniform(schema.get("minimum", 0), schema.get("maximum", 100))
             return int(v) if kind == "integer" else round(v, 2)
-        if "pattern" in schema:
+        if "pattern" in schema and "maxLength" not in schema:  # a date column (text has a length cap too)
             return "Feb-2018"
         with self.lock:
             return f"job {next(self.counter)}"

@@ -85,8 +85,18 @@ def test_batch_schema_compiles_to_a_llama_cpp_grammar():
 def test_a_single_column_travels_as_a_flat_list():
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
     schema = batch_schema(SPECS[:1], 2)
-    assert schema["properties"]["rows"]["items"] == {"type": "string", "minLength": 1, "maxLength": 36}
-    llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    item = schema["properties"]["rows"]["items"]
+    assert {k: item[k] for k in ("type", "minLength", "maxLength")} == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 36,
+    }
+    # One line without JSON's closing characters, also in llama.cpp's grammar (the pattern is what it uses).
+    assert re.fullmatch(item["pattern"][1:-1], "registered nurse") and not re.match(
+        item["pattern"], 'a"]}\nHi'
+    )
+    grammar = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert '::= [^"' in grammar  # the excluded characters became a negated character class
     assert encode_rows([["clerk"], ["nurse"]], SPECS[:1]) == '{"rows":["clerk","nurse"]}'
     assert RowValidator(SPECS[:1])("clerk") == ["clerk"]
     assert parse_answer('{"rows":["clerk","nur') == (

@@ -76,12 +76,20 @@ def column_schema(spec: ColumnSpec) -> dict[str, Any]:
     elif spec.kind == "datetime" and spec.date_format and date_pattern(spec.date_format):
         schema = {"type": "string", "pattern": date_pattern(spec.date_format)}
     elif spec.kind == "text":
-        schema = {"type": "string", "minLength": 1, "maxLength": text_cap(spec)}
+        # One line without the characters that close or nest JSON: llama.cpp turns the pattern into its
+        # grammar, so a small model can no longer end the answer inside a string and ramble on
+        # (`"owner", "]}\nHere is ..."`), which was most of its re-asks on the Lending Club example.
+        cap = text_cap(spec)
+        schema = {"type": "string", "minLength": 1, "maxLength": cap, "pattern": TEXT_PATTERN.format(cap=cap)}
     else:
         schema = {"type": "string"}
     if spec.nullable:
         return {"anyOf": [schema, {"type": "null"}]}
     return schema
+
+
+#: a free-text value: one line, no quotes, backslashes, brackets or braces, at most `cap` characters
+TEXT_PATTERN = r'^[^"\\\[\]{{}}<>\n\r\t]{{1,{cap}}}$'
 
 
 def text_cap(spec: ColumnSpec) -> int:
