@@ -80,3 +80,24 @@ def test_neighbour_distances_are_exact_and_copies_sit_at_zero():
     # leave-one-out baseline: a row's nearest *other* row, never itself
     base = baseline_distances(index, None, np.random.default_rng(0), 100)
     assert (base[:, 0] > 0).all()
+
+
+def test_detection_survives_columns_without_two_values_in_a_fold(tmp_path):
+    """A sparse column can hold a single value in one fold's training rows: that fold leaves it out."""
+    import warnings
+
+    from seedgen.evaluators.detection.classifier import _varying
+
+    from seedgen.evaluation import evaluate
+
+    x = np.array([[1.0, np.nan, 3.0], [1.0, np.nan, 4.0], [1.0, 2.0, np.nan]])
+    assert _varying(x).tolist() == [False, False, True]
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {"a": rng.normal(size=40), "rare": [5.0] + [np.nan] * 39, "c": rng.choice(["x", "y"], 40)}
+    )
+    synth = real.sample(frac=1, random_state=1).reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's FitFailedWarning used to be printed here
+        metrics = evaluate(real, synth, tmp_path / "report", quiet=True)
+    assert metrics.detection.auc.value is not None and np.isfinite(metrics.detection.auc.value)

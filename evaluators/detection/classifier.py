@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from seedgen.evaluation.base import Goal, Metric
 from seedgen.evaluation.prepare import NUMERIC_LIKE, Columns, Encoder, Vocabulary
@@ -87,14 +88,21 @@ class DetectionAUC(Metric):
         )
         x = np.vstack([xr, xs])
         y = np.r_[np.zeros(n), np.ones(n)]
-        model = HistGradientBoostingClassifier(
-            **BOOSTING,
-            categorical_features=np.array([c.kind not in NUMERIC_LIKE for c in columns]),
-            random_state=seed,
-            early_stopping=False,
-        )
+        categorical = np.array([c.kind not in NUMERIC_LIKE for c in columns])
         folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-        aucs = cross_val_score(model, x, y, cv=folds, scoring="roc_auc")
+        aucs = []
+        for train, test in folds.split(x, y):
+            # A column with fewer than two values in a fold's training rows (possible on small sets) can
+            # neither be binned nor split on: it is left out of that fold instead of failing the fit.
+            keep = _varying(x[train])
+            if not keep.any():
+                aucs.append(0.5)
+                continue
+            model = HistGradientBoostingClassifier(
+                **BOOSTING, categorical_features=categorical[keep], random_state=seed, early_stopping=False
+            )
+            model.fit(x[train][:, keep], y[train])
+            aucs.append(float(roc_auc_score(y[test], model.predict_proba(x[test][:, keep])[:, 1])))
         auc = float(np.mean(aucs))
         return {"score": auc, "folds": [float(a) for a in aucs], "rows_per_side": n}
 
@@ -102,3 +110,11 @@ class DetectionAUC(Metric):
     def to_score(auc: float | None) -> float | None:
         """1 − 2·max(AUC − 0.5, 0): 1 = indistinguishable, 0 = perfectly separable."""
         return None if auc is None else 1.0 - 2.0 * max(auc - 0.5, 0.0)
+
+
+def _varying(x: np.ndarray) -> np.ndarray:
+    """Columns holding at least two distinct non-missing values."""
+    filled = ~np.isnan(x)
+    low = np.where(filled, x, np.inf).min(axis=0)
+    high = np.where(filled, x, -np.inf).max(axis=0)
+    return high > low
