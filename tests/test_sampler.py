@@ -317,6 +317,74 @@ def test_categorical_target_drawn_from_boosted_probabilities(loans_like, tmp_pat
     assert sample_rows(seeds, 3000, seed=3).equals(out)
 
 
+def _target_table(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    x1, x2 = rng.normal(50, 10, n), rng.uniform(0, 1, n)
+    cat = rng.choice(["a", "b", "c"], n)
+    return pd.DataFrame(
+        {
+            "x1": np.round(x1, 1),
+            "x2": np.round(x2, 3),
+            "cat": cat,
+            "y": np.round(3 * x1 + 20 * x2 + np.where(cat == "a", 15, 0) + rng.normal(0, 5, n), 2),
+            "score": np.clip(np.round((x1 - 50) / 8 + rng.normal(0, 0.7, n)), -2, 2).astype(int),
+            "claims": np.where(rng.random(n) < 0.7, 0.0, np.round(rng.gamma(2, 300, n), 2)),
+        }
+    )
+
+
+def _target_seeds(df: pd.DataFrame, target: str):
+    cols = infer_schema(_table(df), target=target)
+    typed = coerce(df, cols)
+    model = fit_sampler(typed, cols, np.zeros(len(df), int), [], seed=0)
+    src = SourceInfo(file="mem.csv", rows=len(df), columns=len(cols))
+    seeds = SeedFile(source=src, settings=ProfileSettings(), columns=cols, clusters=[], sampler=model)
+    return seeds, typed, next(s for s in model.steps if s.column == target)
+
+
+def test_numeric_target_drawn_from_boosted_mean_and_leaf_residuals():
+    """A continuous --target is its boosted mean given the other columns plus a residual from its leaf: the
+    relation to the other columns (what a model trained on synthetic rows learns) and the spread around it
+    stay those of the real rows; values keep their decimals and the real range."""
+    seeds, typed, step = _target_seeds(_target_table()[["x1", "x2", "cat", "y"]], "y")
+    assert step.boost_mean is not None and step.boost is None and step.grains == []
+    out = sample_rows(seeds, 4000, seed=1)
+    real_fit = np.polyfit(typed["x1"], typed["y"], 1)
+    syn_fit = np.polyfit(out["x1"], out["y"], 1)
+    assert abs(syn_fit[0] - real_fit[0]) < 0.25  # slope ≈ 3
+    gap = out[out["cat"] == "a"]["y"].mean() - out[out["cat"] != "a"]["y"].mean()
+    real_gap = typed[typed["cat"] == "a"]["y"].mean() - typed[typed["cat"] != "a"]["y"].mean()
+    assert abs(gap - real_gap) < 3
+    resid = out["y"] - np.polyval(syn_fit, out["x1"])
+    real_resid = typed["y"] - np.polyval(real_fit, typed["x1"])
+    assert 0.85 < resid.std() / real_resid.std() < 1.15
+    assert out["y"].between(typed["y"].min(), typed["y"].max()).all()
+    assert np.allclose(out["y"], out["y"].round(2))
+
+
+def test_numeric_target_with_few_values_is_drawn_as_classes_and_zero_inflated_keeps_leaves():
+    """An integer target with a handful of values is drawn from boosted class probabilities over exactly
+    those values; a target that is mostly one shared value (70 % zeros) keeps its leaf draws, so the zeros
+    stay exact."""
+    df = _target_table()[["x1", "x2", "score", "claims"]]
+    for target in ("score", "claims"):
+        seeds, _, step = _target_seeds(df, target)
+        out = sample_rows(seeds, 4000, seed=2)
+        if target == "score":
+            assert step.boost is not None and step.boost.numbers == [-2.0, -1.0, 0.0, 1.0, 2.0]
+            assert set(out["score"].unique()) <= {-2.0, -1.0, 0.0, 1.0, 2.0}
+            assert (
+                abs(np.corrcoef(out["x1"], out["score"])[0, 1] - np.corrcoef(df["x1"], df["score"])[0, 1])
+                < 0.05
+            )
+            shares = out["score"].value_counts(normalize=True)
+            real = df["score"].value_counts(normalize=True)
+            assert (shares.reindex(real.index).fillna(0) - real).abs().max() < 0.03
+        else:
+            assert step.boost is None and step.boost_mean is None
+            assert abs((out["claims"] == 0).mean() - 0.7) < 0.03
+
+
 def test_zero_and_one_row(fitted):
     seeds, _, _ = fitted
     assert sample_rows(seeds, 0).shape == (0, len(seeds.columns))

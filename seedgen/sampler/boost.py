@@ -1,10 +1,14 @@
-"""Gradient-boosted class probabilities for the `--target` column.
+"""Gradient boosting for the `--target` column: class probabilities, or the mean of a number.
 
 The target is drawn last, from every other column; a model trained on the synthetic rows then learns
 P(target | row) from the draws, so their quality is the sampler's TSTR/TRTR. One tree's leaf shares are a
 coarse, noisy estimate of it (a staircase over a few hundred leaves); a few dozen small trees fitted to the
 log-loss gradient (multinomial boosting with Newton leaf values) estimate it far better (quality bench,
 the loans example's target, mean of 3 draws: TSTR/TRTR 0.990 against 0.965 with one tree of 50-row leaves).
+
+A numeric target gets least-squares boosting of its mean instead (`fit_boosted_mean`): a drawn value is
+the boosted mean of its row plus a residual drawn from the residuals of the real rows in the same leaf of
+the column's tree, so both E[target | row] and the spread around it are the real ones.
 
 Privacy is as for any tree: every leaf value is a statistic of at least `min_leaf` real rows. The trees are
 stored as `TreeArrays` with one value per leaf and traversed in numpy like the others.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.tree import DecisionTreeRegressor
 
-from seedgen.sampler.model import BoostedClasses, TreeArrays
+from seedgen.sampler.model import BoostedClasses, BoostedMean, TreeArrays
 from seedgen.sampler.trees import CompiledTree, to_arrays
 
 #: boosting stages, learning rate, leaves per tree, share of rows per stage (stochastic boosting) and
@@ -25,6 +29,19 @@ RATE = 0.35
 LEAVES = 16
 SUBSAMPLE = 0.5
 STAGE_ROWS = 4_000
+
+
+def _stage_tree(x, r, h, sub, *, min_leaf, seed, feature_ids, encodings, scale=1.0):
+    """One boosting tree fitted to the gradient `r` on rows `sub`, with Newton leaf values Σr / Σh (from
+    those rows) times the learning rate: (arrays, leaf values, leaf index of every row of `x`)."""
+    reg = DecisionTreeRegressor(min_samples_leaf=min_leaf, max_leaf_nodes=LEAVES, random_state=seed)
+    reg.fit(x[sub], r[sub])
+    arrays, leaf_of = to_arrays(reg, feature_ids, encodings)
+    leaf = np.asarray(arrays.leaf, dtype=np.int64)[reg.apply(x)]
+    num = np.bincount(leaf[sub], weights=r[sub], minlength=len(leaf_of))
+    den = np.bincount(leaf[sub], weights=h[sub], minlength=len(leaf_of))
+    gamma = scale * num / np.maximum(den, 1e-9)
+    return arrays, gamma, leaf
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
@@ -70,19 +87,17 @@ def fit_boosted(
         sub = np.sort(rng.choice(n, take, replace=False))
         for c in fitted:
             r = onehot[:, c] - p[:, c]
-            reg = DecisionTreeRegressor(
-                min_samples_leaf=min_leaf, max_leaf_nodes=LEAVES, random_state=seed + stage
+            arrays, gamma, leaf = _stage_tree(
+                x,
+                r,
+                np.abs(r) * (1 - np.abs(r)),
+                sub,
+                min_leaf=min_leaf,
+                seed=seed + stage,
+                feature_ids=feature_ids,
+                encodings=encodings,
+                scale=1.0 if k == 2 else (k - 1) / k,
             )
-            reg.fit(x[sub], r[sub])
-            arrays, leaf_of = to_arrays(reg, feature_ids, encodings)
-            node = reg.apply(x)
-            leaf = np.asarray(arrays.leaf, dtype=np.int64)[node]
-            # Newton step per leaf, from the rows the tree was fitted on.
-            num = np.bincount(leaf[sub], weights=r[sub], minlength=len(leaf_of))
-            h = np.abs(r[sub]) * (1 - np.abs(r[sub]))
-            den = np.bincount(leaf[sub], weights=h, minlength=len(leaf_of))
-            scale = 1.0 if k == 2 else (k - 1) / k
-            gamma = scale * num / np.maximum(den, 1e-9)
             gamma = np.clip(gamma, -4.0, 4.0) * RATE
             raw[:, c] += gamma[leaf]
             trees.append(arrays)
@@ -104,3 +119,57 @@ def class_probabilities(boost: BoostedClasses, x: np.ndarray, features: list[str
         leaf = CompiledTree(arrays, features).apply(x)
         raw[:, c] += np.asarray(vals)[leaf]
     return _softmax(raw)
+
+
+def fit_boosted_mean(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    min_leaf: int,
+    seed: int,
+    feature_ids: list[int],
+    encodings: dict[str, list[float]],
+    rows: np.ndarray | None = None,
+) -> tuple[BoostedMean, np.ndarray] | None:
+    """Least-squares boosting of the number `y` (NaN = null, left out) on `x`: the model and its mean for
+    every row of `x`; None with too few non-null rows. With `rows`, the trees are fitted on those rows."""
+    fit = np.flatnonzero(~np.isnan(y))
+    if rows is not None:
+        fit = np.intersect1d(fit, rows)
+    n = len(fit)
+    if n < 4 * min_leaf:
+        return None
+    if x.shape[1] == 0:
+        x = np.zeros((len(y), 1))
+    init = float(y[fit].mean())
+    mean = np.full(len(y), init)
+    rng = np.random.default_rng(seed + 104_729)
+    take = min(max(int(SUBSAMPLE * n), min(n, 4 * min_leaf)), max(STAGE_ROWS, 4 * min_leaf))
+    ones = np.ones(len(y))
+    trees: list[TreeArrays] = []
+    values: list[list[float]] = []
+    for stage in range(STAGES):
+        sub = np.sort(rng.choice(fit, take, replace=False))
+        arrays, gamma, leaf = _stage_tree(
+            x,
+            np.nan_to_num(y - mean),
+            ones,
+            sub,
+            min_leaf=min_leaf,
+            seed=seed + stage,
+            feature_ids=feature_ids,
+            encodings=encodings,
+        )
+        gamma = [float(f"{v:.7g}") for v in gamma * RATE]
+        mean += np.asarray(gamma)[leaf]
+        trees.append(arrays)
+        values.append(gamma)
+    return BoostedMean(init=init, trees=trees, values=values), mean
+
+
+def boosted_mean(boost: BoostedMean, x: np.ndarray, features: list[str]) -> np.ndarray:
+    """The boosted mean per row of the global feature matrix `x`."""
+    out = np.full(x.shape[0], boost.init)
+    for arrays, vals in zip(boost.trees, boost.values, strict=True):
+        out += np.asarray(vals)[CompiledTree(arrays, features).apply(x)]
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seedgen.errors import UserInputError
-from seedgen.sampler.boost import class_probabilities
+from seedgen.sampler.boost import boosted_mean, class_probabilities
 from seedgen.sampler.ids import draw_ids
 from seedgen.sampler.model import Check, SamplerModel, SamplerStep
 from seedgen.sampler.trees import CompiledTree, draw_entries
@@ -68,8 +68,14 @@ class _State:
 
 
 def _draw_numeric(
-    step: SamplerStep, leaf: np.ndarray, rng: np.random.Generator, no_null: np.ndarray | None = None
+    step: SamplerStep,
+    leaf: np.ndarray,
+    rng: np.random.Generator,
+    no_null: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Values drawn from each row's leaf; with `shift` (a boosted mean per row) the leaf draw is a residual
+    added to it, and the sum is kept in the column's real range."""
     t = step.numeric
     offsets = np.asarray(t.offsets)
     lo, hi = np.asarray(t.lo), np.asarray(t.hi)
@@ -87,6 +93,8 @@ def _draw_numeric(
     binned = b > a
     if step.grains and binned.any():
         v[binned] = _round_to_grain(v[binned], a[binned], b[binned], step, leaf[take][binned], rng)
+    if shift is not None:
+        v = np.clip(v + shift[take], step.boost_mean.low, step.boost_mean.high)
     if step.kind == "integer":
         v = np.round(v)
     elif step.kind == "numeric" and step.decimals is not None:
@@ -199,30 +207,37 @@ def _draw_tree_column(
     step: SamplerStep, tree: CompiledTree, st: _State, checks: list[Check], rng, resampled: dict
 ) -> np.ndarray:
     discrete = step.kind in _DISCRETE
-    if step.boost is not None and discrete:
-        # "leaves" are the rows themselves: each row draws from its own boosted class probabilities
+    n = len(st.x)
+    # draw(rows, no_null) → values for those rows (class codes, or numbers with NaN = null)
+    if step.boost is not None:
+        # each row draws from its own boosted class probabilities
         probs = class_probabilities(step.boost, st.x, st.model.features)
-        k = len(step.classes)
+        numbers = np.asarray(step.boost.numbers + [np.nan])
+        k = len(step.boost.numbers) if step.boost.numbers else len(step.classes)
         codes = np.asarray([c if c < k else -1 for c in step.boost.codes], dtype=np.int64)
-        leaf = np.arange(len(st.x))
 
-        def draw_discrete(rows_leaf):
-            return _draw_probabilities(probs[rows_leaf], codes, rng)
+        def draw(rows, no_null=None):
+            c = _draw_probabilities(probs[rows], codes, rng)
+            return c if discrete else numbers[c]
     else:
         leaf = tree.apply(st.x)
+        # a boosted numeric target: its leaves hold residuals around the boosted mean
+        shift = None if step.boost_mean is None else boosted_mean(step.boost_mean, st.x, st.model.features)
 
-        def draw_discrete(rows_leaf):
-            return _draw_categorical(step, rows_leaf, rng)
+        def draw(rows, no_null=None):
+            if discrete:
+                return _draw_categorical(step, leaf[rows], rng)
+            return _draw_numeric(step, leaf[rows], rng, no_null, None if shift is None else shift[rows])
 
     null_checks = [c for c in checks if c.kind == "null"]
     # Null co-patterns hold by construction: rows whose condition holds are null, the others draw a value.
-    force_null = np.zeros(len(leaf), dtype=bool)
+    force_null = np.zeros(n, dtype=bool)
     for c in null_checks:
         other = st.values[c.other]
         force_null |= _is_null(other, st.steps[c.other]) if c.when == "null" else (other == 0)
-    v = draw_discrete(leaf) if discrete else _draw_numeric(step, leaf, rng, no_null=None)
-    all_rows = np.arange(len(leaf))
-    bad = np.zeros(len(leaf), dtype=bool)
+    all_rows = np.arange(n)
+    v = draw(all_rows)
+    bad = np.zeros(n, dtype=bool)
     for c in checks:
         bad |= _violations(c, v, st, all_rows)
     bad &= ~force_null
@@ -231,12 +246,7 @@ def _draw_tree_column(
         rows = np.flatnonzero(bad)
         if rows.size == 0:
             break
-        if discrete:
-            nv = draw_discrete(leaf[rows])
-        else:
-            nv = _draw_numeric(
-                step, leaf[rows], rng, no_null=np.ones(rows.size, bool) if null_checks else None
-            )
+        nv = draw(rows, np.ones(rows.size, bool) if null_checks else None)
         still = np.zeros(rows.size, dtype=bool)
         for c in checks:
             still |= _violations(c, nv, st, rows)

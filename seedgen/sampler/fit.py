@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seedgen.errors import UserInputError
-from seedgen.sampler.boost import fit_boosted
+from seedgen.sampler.boost import fit_boosted, fit_boosted_mean
 from seedgen.sampler.ids import fit_id
 from seedgen.sampler.leaves import (
     POINT_MASS_MIN_ROWS,
@@ -61,6 +61,8 @@ SMALL_TABLE_LEAF = 20
 #: a categorical target with fewer classes than this is drawn from boosted probabilities (one tree per
 #: class and stage, so many-class targets keep their single tree)
 BOOST_MAX_CLASSES = 20
+#: a numeric target whose values are mostly point masses (shared by many rows) keeps its leaf draws
+POINT_MASS_SHARE = 0.5
 _NUMERIC = ("numeric", "integer", "datetime")
 _DISCRETE = ("categorical", "boolean", "text")
 
@@ -261,9 +263,22 @@ def fit_sampler(
         else:
             grains = grain_levels(spec.kind, spec.decimals)
             step.grains = grains
-            step.numeric = numeric_leaves(
-                values, leaf, len(leaf_of), frequent_values(values, point_min), grains
-            )
+            frequent = frequent_values(values, point_min)
+            step.numeric = numeric_leaves(values, leaf, len(leaf_of), frequent, grains)
+            if spec.target and spec.kind != "datetime":
+                _boost_number(
+                    step,
+                    xl,
+                    values,
+                    leaf,
+                    len(leaf_of),
+                    frequent,
+                    _leaf_size(spec, fit_leaf, n),
+                    seed,
+                    pcols,
+                    encodings,
+                    fit_rows,
+                )
         steps[name] = step
 
     ordered = [steps[c] for c in plan.order] + [steps[c.name] for c in columns if c.name not in plan.order]
@@ -283,6 +298,38 @@ def fit_sampler(
         checks=plan.checks,
         columns=[c.name for c in columns],
     )
+
+
+def _boost_number(step, xl, values, leaf, n_leaves, frequent, min_leaf, seed, pcols, encodings, fit_rows):
+    """A numeric `--target` drawn from boosting rather than from its tree's leaves (see sampler.boost).
+
+    A few distinct values (a score, a 0/1 flag, a count) are classes: drawn from boosted class
+    probabilities, as a categorical target is. Otherwise a continuous target is the boosted mean plus a
+    residual from its leaf, unless most of its values are point masses (a zero-inflated amount): the mean
+    plus a residual would smear them, so such a column keeps its leaf draws.
+    """
+    nn = ~np.isnan(values)
+    distinct = np.unique(values[nn])
+    if 2 <= len(distinct) < BOOST_MAX_CLASSES:
+        codes = np.where(nn, np.searchsorted(distinct, np.nan_to_num(values)), len(distinct))
+        step.boost = fit_boosted(
+            xl, codes, min_leaf=min_leaf, seed=seed, feature_ids=pcols, encodings=encodings, rows=fit_rows
+        )
+        if step.boost is not None:
+            step.boost.numbers = [float(v) for v in distinct]
+        return
+    if frequent.size and np.isin(values[nn], frequent).mean() >= POINT_MASS_SHARE:
+        return
+    fitted = fit_boosted_mean(
+        xl, values, min_leaf=min_leaf, seed=seed, feature_ids=pcols, encodings=encodings, rows=fit_rows
+    )
+    if fitted is None:
+        return
+    step.boost_mean, mean = fitted
+    step.boost_mean.low, step.boost_mean.high = float(distinct[0]), float(distinct[-1])
+    # The leaves hold residuals: no point masses or rounding grains (those apply to the drawn value).
+    step.grains = []
+    step.numeric = numeric_leaves(values - mean, leaf, n_leaves, np.zeros(0), [])
 
 
 def _small(size: int, n: int) -> int:

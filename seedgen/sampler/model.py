@@ -74,6 +74,22 @@ class BoostedClasses(StrictModel):
     trees: list[TreeArrays]
     tree_class: list[int] = Field(description="score column each tree adds to")
     values: list[list[float]] = Field(description="per tree, the value of each leaf")
+    numbers: list[float] = Field(
+        default_factory=list,
+        description="numeric target: the value of each class code (empty for categories)",
+    )
+
+
+class BoostedMean(StrictModel):
+    """Boosted mean of a numeric `--target` column: init + Σ values[t][leaf] over the trees (see
+    `seedgen.sampler.boost`); a drawn value adds a residual from its leaf of the column's tree. Each leaf
+    value is a statistic of at least `min_leaf` real rows."""
+
+    init: float
+    trees: list[TreeArrays]
+    values: list[list[float]] = Field(description="per tree, the value of each leaf")
+    low: float | None = Field(None, description="drawn values are clipped to the column's real range")
+    high: float | None = None
 
 
 class IdPattern(StrictModel):
@@ -103,6 +119,9 @@ class SamplerStep(StrictModel):
     tree: TreeArrays | None = None
     boost: BoostedClasses | None = Field(
         None, description="target column: classes drawn from boosted probabilities instead of the leaves"
+    )
+    boost_mean: BoostedMean | None = Field(
+        None, description="numeric target: boosted mean + a residual drawn from the leaf (`numeric`)"
     )
     numeric: NumericLeaves | None = None
     categorical: CategoricalLeaves | None = None
