@@ -140,7 +140,9 @@ def _guess_date_format(raw: pd.Series) -> str | None:
 
 
 _FORMATTED = re.compile(r"^(-?)([$€£¥]?)(-?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)$")
-_NUMBER_DECORATION = r"[,$€£¥%\s]"
+#: what people and language models write around numbers: thousands separators, currency and percent
+#: signs, spaces (one definition for profiling, synthesis validation and the filter's parse fix)
+NUMBER_DECORATION = re.compile(r"[,$€£¥%\s]")
 
 
 def _number_format(text: pd.Series) -> NumberFormat | None:
@@ -169,7 +171,7 @@ def parse_numbers(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s):
         return s.astype(float)
     text = s.astype(str).where(s.notna(), None)
-    return pd.to_numeric(text.str.replace(_NUMBER_DECORATION, "", regex=True), errors="coerce").astype(float)
+    return pd.to_numeric(text.str.replace(NUMBER_DECORATION, "", regex=True), errors="coerce").astype(float)
 
 
 def _is_bool(values: set[str]) -> bool:
@@ -227,7 +229,7 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
     number_format = _number_format(text)
     if number_format is not None:
         values = parse_numbers(nonnull)
-        stripped = raw.dropna().astype(str).str.replace(_NUMBER_DECORATION, "", regex=True)
+        stripped = raw.dropna().astype(str).str.replace(NUMBER_DECORATION, "", regex=True)
         decimals, fixed = _decimals_of(stripped)
         integral = bool(np.all(values == np.round(values)))
         return ColumnSpec(

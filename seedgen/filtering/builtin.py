@@ -13,7 +13,7 @@ import pandas as pd
 
 from seedgen.filtering.context import RuleContext
 from seedgen.filtering.registry import Check, rule
-from seedgen.schema import NUMERIC_KINDS
+from seedgen.schema import NUMERIC_KINDS, parse_numbers
 
 G = ("builtin",)
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
@@ -54,8 +54,7 @@ def _fix_parse(df: pd.DataFrame, ctx: RuleContext, failed: pd.Series) -> dict:
         text = raw[bad].astype(str).str.strip()
         if spec.kind in NUMERIC_KINDS:
             # Thousands separators, currency and percent signs: written by people and LLMs alike.
-            cleaned = text.str.replace(r"[,$€£%\s]", "", regex=True)
-            value = pd.to_numeric(cleaned, errors="coerce")
+            value = parse_numbers(text)
         elif spec.kind == "datetime":
             value = pd.to_datetime(text, errors="coerce", format="mixed")
         else:

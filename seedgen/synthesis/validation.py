@@ -15,14 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from seedgen.schema import ColumnSpec
+from seedgen.schema import NUMBER_DECORATION, ColumnSpec
 from seedgen.synthesis.encoding import text_cap
 
 _NULLS = {"", "null", "none", "nan", "n/a", "na"}
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 _FALSE = {"false", "no", "n", "f", "0", "0.0"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_NUM_JUNK = re.compile(r"[,$€£%\s_]")
 #: brackets, braces and backticks: a small model's answer spilling JSON or code into a text value
 _MARKUP = re.compile(r"[{}\[\]`]")
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -76,7 +75,11 @@ class ColumnValidator:
         if isinstance(value, bool):
             raise Invalid(f"{self.spec.name!r}: {value!r} is not a number")
         try:
-            v = float(value) if isinstance(value, (int, float)) else float(_NUM_JUNK.sub("", str(value)))
+            v = (
+                float(value)
+                if isinstance(value, (int, float))
+                else float(NUMBER_DECORATION.sub("", str(value)))
+            )
         except ValueError:
             raise Invalid(f"{self.spec.name!r}: {str(value)[:30]!r} is not a number") from None
         if not math.isfinite(v):
