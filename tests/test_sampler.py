@@ -317,6 +317,51 @@ def test_categorical_target_drawn_from_boosted_probabilities(loans_like, tmp_pat
     assert sample_rows(seeds, 3000, seed=3).equals(out)
 
 
+def test_boosted_target_sees_each_category_effect_on_each_class():
+    """Category effects on a 3-class target in different directions: states a/b favour class M, g/h class R,
+    e/f raise class O (an effect orthogonal to the M-against-R axis that orders the states for their own
+    tree). Each effect survives in the drawn rows."""
+    rng = np.random.default_rng(5)
+    n = 8000
+    state = rng.choice(list("abcdefgh"), n)
+    x = rng.normal(0, 1, n)
+    p = np.tile([0.45, 0.45, 0.10], (n, 1))
+    p[np.isin(state, ["a", "b"])] = [0.80, 0.15, 0.05]
+    p[np.isin(state, ["g", "h"])] = [0.15, 0.80, 0.05]
+    p[np.isin(state, ["e", "f"])] = [0.30, 0.30, 0.40]
+    cls = np.array(["M", "R", "O"])[(p.cumsum(1) < rng.random(n)[:, None]).sum(1)]
+    df = pd.DataFrame({"state": state, "x": np.round(x, 2), "home": cls})
+    seeds, typed, step = _target_seeds(df, "home")
+    assert step.boost is not None
+    out = sample_rows(seeds, 12000, seed=4)
+    for group in (["e", "f"], ["a", "b"], ["c", "d"]):
+        real = (typed[typed["state"].isin(group)]["home"] == "O").mean()
+        syn = (out[out["state"].isin(group)]["home"] == "O").mean()
+        assert abs(syn - real) < 0.05, (group, real, syn)
+
+
+def test_boosting_orders_categories_by_each_trees_gradient_and_hides_rare_ones():
+    """Each boosting tree encodes a categorical predictor by its categories' mean residual (shrunk toward 0),
+    so its splits separate the categories that matter for that tree; a category with fewer than
+    MIN_CATEGORY_ROWS rows is encoded as 0, so no stored value describes one or two rows."""
+    from seedgen.sampler.boost import CATEGORY_SMOOTHING, MIN_CATEGORY_ROWS, _encode_categories
+
+    codes = np.array([0] * 20 + [1] * 20 + [2] * 20 + [3] * (MIN_CATEGORY_ROWS - 1) + [-1] * 3)
+    r = np.concatenate(
+        [np.full(20, 0.5), np.full(20, -0.5), np.zeros(20), np.full(MIN_CATEGORY_ROWS - 1, 1.0)]
+    )
+    r = np.concatenate([r, np.zeros(3)])
+    x = np.zeros((len(codes), 2))
+    x[:, 1] = np.where(codes >= 0, codes, np.nan)
+    sub = np.arange(len(codes))
+    out, enc = _encode_categories(x, r, sub, {"state": (1, codes, 5)})
+    assert enc["state"][0] == pytest.approx(10 / (20 + CATEGORY_SMOOTHING))
+    assert enc["state"][1] == pytest.approx(-10 / (20 + CATEGORY_SMOOTHING))
+    assert enc["state"][2] == 0 and enc["state"][3] == 0 and enc["state"][4] == 0
+    assert np.isnan(out[-3:, 1]).all() and (out[:20, 1] > 0).all() and (out[20:40, 1] < 0).all()
+    assert (x[:, 1][:60] == codes[:60]).all()  # the caller's matrix is left as it was
+
+
 def _target_table(n: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(11)
     x1, x2 = rng.normal(50, 10, n), rng.uniform(0, 1, n)

@@ -31,17 +31,57 @@ SUBSAMPLE = 0.5
 STAGE_ROWS = 4_000
 
 
-def _stage_tree(x, r, h, sub, *, min_leaf, seed, feature_ids, encodings, scale=1.0):
+#: categories with fewer rows (of a stage's subsample) than this are encoded as the global mean in its
+#: tree: an encoding of one or two rows would describe those rows' residuals
+MIN_CATEGORY_ROWS = 5
+#: pseudo-rows pulling a category's mean residual toward 0 (the global mean of a residual)
+CATEGORY_SMOOTHING = 10.0
+
+
+def _encode_categories(x, r, sub, categories):
+    """Re-encode each categorical predictor of `x` by its categories' mean residual on rows `sub`.
+
+    One fixed ordering of a column's categories (the sampler's encoding, placed for the column's own tree)
+    serves a multi-class target badly: a state may go with owning a home and not with the majority class.
+    Ordering the categories by the gradient each tree fits makes its best split over them the optimal
+    two-set partition (Fisher's result for regression trees; what LightGBM does for categories).
+    Returns the re-encoded matrix and the encodings to store with the tree.
+    """
+    if not categories:
+        return x, {}
+    x = x.copy()
+    enc = {}
+    for name, (j, codes, k) in categories.items():
+        c = codes[sub]
+        ok = c >= 0
+        count = np.bincount(c[ok], minlength=k).astype(float)
+        total = np.bincount(c[ok], weights=r[sub][ok], minlength=k)
+        e = np.where(count >= MIN_CATEGORY_ROWS, total / (count + CATEGORY_SMOOTHING), 0.0)
+        e = np.asarray([float(f"{v:.7g}") for v in e])
+        x[:, j] = np.where(codes >= 0, e[np.clip(codes, 0, None)], np.nan)
+        enc[name] = e.tolist()
+    return x, enc
+
+
+def _stage_tree(x, r, h, sub, *, min_leaf, seed, feature_ids, encodings, categories=None, scale=1.0):
     """One boosting tree fitted to the gradient `r` on rows `sub`, with Newton leaf values Σr / Σh (from
-    those rows) times the learning rate: (arrays, leaf values, leaf index of every row of `x`)."""
+    those rows): (arrays, leaf values, leaf index of every row of `x`). `categories` (name → (column of
+    `x`, codes, number of categories)) are re-encoded for this tree (see `_encode_categories`)."""
+    x, stage_enc = _encode_categories(x, r, sub, categories)
     reg = DecisionTreeRegressor(min_samples_leaf=min_leaf, max_leaf_nodes=LEAVES, random_state=seed)
     reg.fit(x[sub], r[sub])
-    arrays, leaf_of = to_arrays(reg, feature_ids, encodings)
+    arrays, leaf_of = to_arrays(reg, feature_ids, {**encodings, **stage_enc})
     leaf = np.asarray(arrays.leaf, dtype=np.int64)[reg.apply(x)]
     num = np.bincount(leaf[sub], weights=r[sub], minlength=len(leaf_of))
     den = np.bincount(leaf[sub], weights=h[sub], minlength=len(leaf_of))
     gamma = scale * num / np.maximum(den, 1e-9)
     return arrays, gamma, leaf
+
+
+def _subset(categories: dict | None, rows: np.ndarray) -> dict | None:
+    if not categories:
+        return categories
+    return {name: (j, codes[rows], k) for name, (j, codes, k) in categories.items()}
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
@@ -58,13 +98,17 @@ def fit_boosted(
     feature_ids: list[int],
     encodings: dict[str, list[float]],
     rows: np.ndarray | None = None,
+    categories: dict | None = None,
 ) -> BoostedClasses | None:
     """Fit multinomial boosting of `y` (class codes) on `x` (NaN = missing); None with fewer than 2 classes.
 
     With `rows`, only those rows are used (the subset the splits of large tables are learned from).
+    `categories` maps a categorical predictor's name to (its column in `x`, its codes with -1 = null, its
+    number of categories): each tree orders them by its own gradient.
     """
     if rows is not None:
         x, y = x[rows], y[rows]
+        categories = _subset(categories, rows)
     labels, yi = np.unique(y, return_inverse=True)
     k, n = len(labels), len(y)
     if k < 2 or n < 4 * min_leaf:
@@ -96,6 +140,7 @@ def fit_boosted(
                 seed=seed + stage,
                 feature_ids=feature_ids,
                 encodings=encodings,
+                categories=categories,
                 scale=1.0 if k == 2 else (k - 1) / k,
             )
             gamma = np.clip(gamma, -4.0, 4.0) * RATE
@@ -130,6 +175,7 @@ def fit_boosted_mean(
     feature_ids: list[int],
     encodings: dict[str, list[float]],
     rows: np.ndarray | None = None,
+    categories: dict | None = None,
 ) -> tuple[BoostedMean, np.ndarray] | None:
     """Least-squares boosting of the number `y` (NaN = null, left out) on `x`: the model and its mean for
     every row of `x`; None with too few non-null rows. With `rows`, the trees are fitted on those rows."""
@@ -159,6 +205,7 @@ def fit_boosted_mean(
             seed=seed + stage,
             feature_ids=feature_ids,
             encodings=encodings,
+            categories=categories,
         )
         gamma = [float(f"{v:.7g}") for v in gamma * RATE]
         mean += np.asarray(gamma)[leaf]

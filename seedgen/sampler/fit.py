@@ -245,17 +245,24 @@ def fit_sampler(
         arrays, leaf_of = to_arrays(tree, pcols, encodings)
         leaf = np.asarray(arrays.leaf, dtype=np.int64)[nodes]
         step = SamplerStep(column=name, method="tree", kind=spec.kind, tree=arrays, decimals=spec.decimals)
-        if spec.target and spec.kind in _DISCRETE and len(classes[name]) < BOOST_MAX_CLASSES:
-            # The target's classes are drawn from boosted probabilities (see sampler.boost); the tree's
-            # leaves stay in the model as its description and for older readers.
-            step.boost = fit_boosted(
-                xl,
-                np.where(codes[name] >= 0, codes[name], len(classes[name])),
+        if spec.target:
+            # The boosted target's trees re-encode categorical predictors from their raw codes.
+            boosting = dict(
                 min_leaf=_leaf_size(spec, fit_leaf, n),
                 seed=seed,
                 feature_ids=pcols,
                 encodings=encodings,
                 rows=fit_rows,
+                categories={
+                    p: (pcols.index(fidx[p]), np.nan_to_num(X[:, fidx[p]], nan=-1).astype(np.int64), len(e))
+                    for p, e in encodings.items()
+                },
+            )
+        if spec.target and spec.kind in _DISCRETE and len(classes[name]) < BOOST_MAX_CLASSES:
+            # The target's classes are drawn from boosted probabilities (see sampler.boost); the tree's
+            # leaves stay in the model as its description and for older readers.
+            step.boost = fit_boosted(
+                xl, np.where(codes[name] >= 0, codes[name], len(classes[name])), **boosting
             )
         if spec.kind in _DISCRETE:
             step.classes = classes[name]
@@ -266,19 +273,7 @@ def fit_sampler(
             frequent = frequent_values(values, point_min)
             step.numeric = numeric_leaves(values, leaf, len(leaf_of), frequent, grains)
             if spec.target and spec.kind != "datetime":
-                _boost_number(
-                    step,
-                    xl,
-                    values,
-                    leaf,
-                    len(leaf_of),
-                    frequent,
-                    _leaf_size(spec, fit_leaf, n),
-                    seed,
-                    pcols,
-                    encodings,
-                    fit_rows,
-                )
+                _boost_number(step, xl, values, leaf, len(leaf_of), frequent, boosting)
         steps[name] = step
 
     ordered = [steps[c] for c in plan.order] + [steps[c.name] for c in columns if c.name not in plan.order]
@@ -300,7 +295,7 @@ def fit_sampler(
     )
 
 
-def _boost_number(step, xl, values, leaf, n_leaves, frequent, min_leaf, seed, pcols, encodings, fit_rows):
+def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict) -> None:
     """A numeric `--target` drawn from boosting rather than from its tree's leaves (see sampler.boost).
 
     A few distinct values (a score, a 0/1 flag, a count) are classes: drawn from boosted class
@@ -312,17 +307,13 @@ def _boost_number(step, xl, values, leaf, n_leaves, frequent, min_leaf, seed, pc
     distinct = np.unique(values[nn])
     if 2 <= len(distinct) < BOOST_MAX_CLASSES:
         codes = np.where(nn, np.searchsorted(distinct, np.nan_to_num(values)), len(distinct))
-        step.boost = fit_boosted(
-            xl, codes, min_leaf=min_leaf, seed=seed, feature_ids=pcols, encodings=encodings, rows=fit_rows
-        )
+        step.boost = fit_boosted(xl, codes, **boosting)
         if step.boost is not None:
             step.boost.numbers = [float(v) for v in distinct]
         return
     if frequent.size and np.isin(values[nn], frequent).mean() >= POINT_MASS_SHARE:
         return
-    fitted = fit_boosted_mean(
-        xl, values, min_leaf=min_leaf, seed=seed, feature_ids=pcols, encodings=encodings, rows=fit_rows
-    )
+    fitted = fit_boosted_mean(xl, values, **boosting)
     if fitted is None:
         return
     step.boost_mean, mean = fitted
