@@ -2,14 +2,16 @@
 and a real holdout (the ceiling), on a 70/30 split of the example tables.
 
     python benchmarks/quality_bench.py [--data loans|credit|all] [--skip-sdv] [--seedgen-only] [--rows N]
-                                       [--draws K] [--out DIR]
+                                       [--draws K] [--splits S] [--out DIR]
 
 Each generator is fitted on the 70 % part and draws as many rows; `seedgen.evaluation.compare` scores every
 set against the training rows with the 30 % holdout (detection AUC, shape, pairs, TSTR/TRTR, DCR share,
 exact copies, rule conformance). The sampler rows go through the filter (`check_rows` with the `lending`
 rule pack and fixes) as in `seedgen synthesize --mode sampler` + `seedgen filter`. SDV runs in its own
 virtualenv (SDV pins pandas < 3): set SEEDGEN_SDV_PYTHON to its python (default benchmarks/.venv-sdv/bin/python, made with `python -m venv benchmarks/.venv-sdv && benchmarks/.venv-sdv/bin/pip install torch==2.13.0 sdv`).
-Prints one markdown table per data set; paste it into benchmarks/RESULTS.md.
+Prints one markdown table per data set; paste it into benchmarks/RESULTS.md. With `--splits S`, the whole
+run repeats on S different 70/30 splits (seeds 0..S-1) and a last table gives each generator's mean and
+range over every split and draw: one split's TSTR/TRTR moves by ±0.02 with the split alone.
 """
 
 from __future__ import annotations
@@ -139,6 +141,31 @@ def identical_rows(train: pd.DataFrame, syn: pd.DataFrame) -> int:
     return int(sum(tuple(r) in a for r in syn[cols].astype(str).to_numpy()))
 
 
+#: data set → generator → one dict of headline scores per split and draw (for `--splits`)
+SUMMARY: dict[str, dict[str, list[dict]]] = {}
+
+
+def summary(name: str) -> str:
+    """Mean (min–max) of each headline score per generator, over every split and draw run so far."""
+    sets = SUMMARY.get(name, {})
+    if not sets:
+        return ""
+    keys = list(next(iter(sets.values()))[0])
+    lines = ["| set | runs | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
+    for gen, rows in sets.items():
+        cells = []
+        for k in keys:
+            v = np.array([r[k] for r in rows if r[k] is not None], dtype=float)
+            cells.append("–" if v.size == 0 else f"{v.mean():.3f} ({v.min():.3f}–{v.max():.3f})")
+        lines.append(f"| {gen} | {len(rows)} | " + " | ".join(cells) + " |")
+    return f"### {name}: mean (min–max) over splits and draws\n\n" + "\n".join(lines)
+
+
+def _tag(name: str, args) -> str:
+    """Output file stem: the data set, and the split's seed when several splits run."""
+    return f"{name}_split{args.seed}" if args.splits > 1 else name
+
+
 def run(name: str, args) -> str:
     path, targets = DATA[name]
     train, holdout = split(path, args.seed)
@@ -213,7 +240,7 @@ def _score(name, args, train, holdout, sets, notes, work, n) -> str:
         comp = compare(
             tr_csv,
             paths,
-            os.path.join(args.out, f"{name}_{target}"),
+            os.path.join(args.out, f"{_tag(name, args)}_{target}"),
             names=list(ss),
             holdout=ho_csv,
             target=target,
@@ -223,6 +250,11 @@ def _score(name, args, train, holdout, sets, notes, work, n) -> str:
         )
         tables[target] = comp
     first = tables[targets[0]]
+    for i, m in enumerate(first.sets):
+        row = {"detection AUC": m.detection.auc.value, "shape": m.fidelity.shape.value}
+        row.update({"pairs": m.fidelity.pairs.value, "DCR share": m.privacy.dcr_share.value})
+        row.update({f"TSTR/TRTR {t}": tables[t].sets[i].utility.score.value for t in targets})
+        SUMMARY.setdefault(name, {}).setdefault(m.name.split(" (")[0], []).append(row)
     head = ["set", "detection AUC", "shape", "pairs"] + [f"TSTR/TRTR {t}" for t in targets]
     head += ["DCR share", "identical rows", "rules (all)"]
     rules_named = sorted({r for m in first.sets for r in m.conformance.rules})
@@ -259,8 +291,8 @@ def _score(name, args, train, holdout, sets, notes, work, n) -> str:
     )
     out += "\n\n" + "\n".join(f"- {x}" for x in notes)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    Path(args.out, f"{name}.md").write_text(out)
-    Path(args.out, f"{name}.json").write_text(
+    Path(args.out, f"{_tag(name, args)}.md").write_text(out)
+    Path(args.out, f"{_tag(name, args)}.json").write_text(
         json.dumps({t: c.model_dump() for t, c in tables.items()}, default=str)
     )
     return out
@@ -298,6 +330,9 @@ def main() -> None:
     ap.add_argument("--skip-sdv", action="store_true")
     ap.add_argument("--seedgen-only", action="store_true", help="no baselines (quick iteration)")
     ap.add_argument("--draws", type=int, default=1, help="score this many sampler draws (spread by chance)")
+    ap.add_argument(
+        "--splits", type=int, default=1, help="repeat on this many 70/30 splits, then a mean table"
+    )
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "seedgen_quality"))
     ap.add_argument("--speed", type=int, default=0, help="only time the sampler on this many rows")
     args = ap.parse_args()
@@ -305,9 +340,15 @@ def main() -> None:
         print(speed(args.speed, args.seed))
         return
     names = ["loans", "credit"] if args.data == "all" else [args.data]
+    first_seed = args.seed
     for name in names:
-        print(run(name, args), flush=True)
-        print()
+        for k in range(args.splits):
+            args.seed = first_seed + k
+            print(run(name, args), flush=True)
+            print()
+        if args.splits > 1:
+            print(summary(name), flush=True)
+            print()
 
 
 if __name__ == "__main__":
