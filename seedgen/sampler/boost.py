@@ -42,7 +42,7 @@ def _encode_categories(x, r, sub, categories):
     """Re-encode each categorical predictor of `x` by its categories' mean residual on rows `sub`.
 
     One fixed ordering of a column's categories (the sampler's encoding, placed for the column's own tree)
-    serves a multi-class target badly: a state may go with owning a home and not with the majority class.
+    serves a multi-class target badly: a category may raise one minority class and leave the others alone.
     Ordering the categories by the gradient each tree fits makes its best split over them the optimal
     two-set partition (Fisher's result for regression trees; what LightGBM does for categories).
     Returns the re-encoded matrix and the encodings to store with the tree.
