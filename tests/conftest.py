@@ -14,7 +14,13 @@ CREDIT = ROOT / "examples" / "credit_minority" / "lending_club_credit.csv"
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SEEDGEN_HOME", str(tmp_path / "seedgen_home"))
-    for key in ("OPENAI_API_KEY", "SEEDGEN_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SDS_API_KEY"):
+    for key in (
+        "OPENAI_API_KEY",
+        "SEEDGEN_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "SDS_API_KEY",
+    ):
         monkeypatch.delenv(key, raising=False)
 
 
