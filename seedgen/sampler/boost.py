@@ -84,6 +84,12 @@ def _subset(categories: dict | None, rows: np.ndarray) -> dict | None:
     return {name: (j, codes[rows], k) for name, (j, codes, k) in categories.items()}
 
 
+def _stage_rows(n: int, min_leaf: int) -> int:
+    """Rows each stage's trees are fitted on: SUBSAMPLE of the `n` rows, at most STAGE_ROWS, and never so
+    few that a tree could not hold four leaves of `min_leaf` rows."""
+    return min(max(int(SUBSAMPLE * n), min(n, 4 * min_leaf)), max(STAGE_ROWS, 4 * min_leaf))
+
+
 def _softmax(raw: np.ndarray) -> np.ndarray:
     z = np.exp(raw - raw.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
@@ -122,7 +128,7 @@ def fit_boosted(
     fitted = [1] if k == 2 else list(range(k))
     raw = np.tile(init, (n, 1))
     rng = np.random.default_rng(seed + 104_729)
-    take = min(max(int(SUBSAMPLE * n), min(n, 4 * min_leaf)), max(STAGE_ROWS, 4 * min_leaf))
+    take = _stage_rows(n, min_leaf)
     trees: list[TreeArrays] = []
     tree_class: list[int] = []
     values: list[list[float]] = []
@@ -190,7 +196,7 @@ def fit_boosted_mean(
     init = float(y[fit].mean())
     mean = np.full(len(y), init)
     rng = np.random.default_rng(seed + 104_729)
-    take = min(max(int(SUBSAMPLE * n), min(n, 4 * min_leaf)), max(STAGE_ROWS, 4 * min_leaf))
+    take = _stage_rows(n, min_leaf)
     ones = np.ones(len(y))
     trees: list[TreeArrays] = []
     values: list[list[float]] = []
