@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -152,7 +153,8 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
     header = list(raw.columns)
     if all(str(c).startswith("Unnamed:") for c in header):
         raise UserInputError(f"{path}: the header row is empty", fix="the first line must name the columns")
-    if sum(_looks_numeric(c) for c in header) > len(header) / 2 and len(header) > 1:
+    numeric = [str(c) for c in header if _looks_numeric(c)]
+    if len(numeric) > len(header) / 2 and len(header) > 1 and not _is_label_sequence(numeric):
         raise UserInputError(
             f"{path}: the first line looks like data, not a header ({', '.join(map(str, header[:4]))} ...)",
             fix="add a header row naming the columns",
@@ -187,6 +189,15 @@ def _looks_numeric(value) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _is_label_sequence(names: list[str]) -> bool:
+    """Whole numbers in equal steps (years 1960, 1961, ...; months 1 to 12): the column labels of a wide
+    table, as World Bank or census exports have, rather than a first row of data."""
+    if len(names) < 3 or not all(n.isdigit() for n in names):
+        return False
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(names)}
+    return len(steps) == 1 and steps != {0}
 
 
 def _has_leading_zeros(s: pd.Series) -> bool:

@@ -64,6 +64,14 @@ def test_duplicate_columns_renamed_with_a_warning(tmp_path, caplog):
     assert "duplicate" in caplog.text
 
 
+def test_year_labels_of_a_wide_table_are_a_header(tmp_path):
+    """Column labels 1960, 1961, ... (a World Bank style export) are a header, not a first row of data."""
+    path = tmp_path / "wide.csv"
+    path.write_text("country,1960,1961,1962,1963\nAruba,4.82,4.65,,4.27\nChad,6.2,6.3,6.3,6.4\n")
+    table = read_table(path)
+    assert list(table.data.columns) == ["country", "1960", "1961", "1962", "1963"] and len(table.data) == 2
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [
