@@ -255,6 +255,24 @@ def test_product_identity_is_computed():
     assert np.allclose(out["total"], np.round(out["quantity"] * out["price"], 2))
 
 
+def test_product_is_not_solved_by_dividing_by_a_column_with_zeros():
+    """share_amount = share × amount, where amount has zeros (so share_amount has fewer distinct values than
+    share): computing share = share_amount / amount would divide the drawn product's noise by amounts near 0,
+    so the product is computed and share keeps its real range."""
+    rng = np.random.default_rng(4)
+    n = 400
+    share = np.round(rng.uniform(3, 7, n), 6)
+    amount = np.round(np.where(rng.random(n) < 0.05, 0.0, rng.uniform(0, 90, n)), 5)
+    df = pd.DataFrame({"share": share, "amount": amount, "share_amount": np.round(share * amount, 5)})
+    rule = ProductIdentity(target="share_amount", factors={"share": 1, "amount": 1}, support=1.0, n=n)
+    seeds, _ = _seeds(df, [rule])
+    methods = {s.column: s.method for s in seeds.sampler.steps}
+    assert methods == {"share": "tree", "amount": "tree", "share_amount": "product"}
+    out = sample_rows(seeds, 1000, seed=0)
+    assert out["share"].between(share.min(), share.max()).all()
+    assert np.allclose(out["share_amount"], out["share"] * out["amount"], rtol=1e-4, atol=1e-4)
+
+
 def test_identity_solved_for_the_least_round_member(loans_like):
     # The rule names the round column as its target; the sampler computes the continuous one instead, so
     # the round amounts keep their point masses.

@@ -127,6 +127,7 @@ def fit_sampler(
     steps: dict[str, SamplerStep] = {}
     modelled: list[str] = []
     n_unique: dict[str, int] = {}
+    near_zero: set[str] = set()
     classes: dict[str, list[str]] = {}
     for spec in columns:
         if spec.name not in data.columns:
@@ -147,6 +148,8 @@ def fit_sampler(
         else:
             modelled.append(spec.name)
             n_unique[spec.name] = int(nonnull.nunique()) + int(len(nonnull) < n)
+            if spec.kind in ("numeric", "integer") and _reaches_zero(nonnull):
+                near_zero.add(spec.name)
             if spec.kind in _DISCRETE:
                 cl = _classes(s)
                 if spec.kind == "text":
@@ -157,7 +160,7 @@ def fit_sampler(
                         cl = _word_phrases(nonnull, point_min, rng)
                 classes[spec.name] = cl
 
-    plan = make_plan(columns, rules, modelled, n_unique, n)
+    plan = make_plan(columns, rules, modelled, n_unique, n, near_zero)
     specs = {c.name: c for c in columns}
     features = [CLUSTER] + [c for c in plan.order if specs[c].kind != "text"]
     fidx = {f: i for i, f in enumerate(features)}
@@ -321,6 +324,14 @@ def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict) ->
     # The leaves hold residuals: no point masses or rounding grains (those apply to the drawn value).
     step.grains = []
     step.numeric = numeric_leaves(values - mean, leaf, n_leaves, np.zeros(0), [])
+
+
+def _reaches_zero(values: pd.Series) -> bool:
+    """Whether a number column comes near 0 (its smallest magnitude under 1 % of its median one): dividing
+    by it would blow up the noise of whatever it divides (see `make_plan`)."""
+    mag = np.abs(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
+    mag = mag[~np.isnan(mag)]
+    return mag.size == 0 or mag.min() < 0.01 * np.median(mag)
 
 
 def _small(size: int, n: int) -> int:

@@ -91,8 +91,13 @@ def _solve_product(r: dict, k: str) -> dict:
     return {**r, "target": k, "factors": factors, "scale": float(r.get("scale", 1.0)) ** (-ek)}
 
 
+def _divisors(r: dict, k: str) -> set[str]:
+    """The members a product relation `r` divides by once rewritten for member `k`."""
+    return {j for j, e in _solve_product(r, k)["factors"].items() if int(e) < 0}
+
+
 def _derivation(
-    r: dict, specs: dict[str, ColumnSpec], n_rows: int, n_unique: dict[str, int]
+    r: dict, specs: dict[str, ColumnSpec], n_rows: int, n_unique: dict[str, int], near_zero: set[str]
 ) -> Derivation | None:
     kind = r.get("kind")
     # A relation that holds only on some rows (others null) cannot produce the column for every row.
@@ -110,7 +115,13 @@ def _derivation(
             return None
         # Compute the member with the most distinct values (the least "round" one): the others keep their
         # point masses (round amounts, zeros), which a detector would miss if they were computed.
-        best = max(members, key=lambda c: (n_unique.get(c, 0), c == r["target"]))
+        candidates = members
+        if kind == "product":
+            # Solving for a member divides by the others of the same sign of exponent as it: a divisor that
+            # comes near 0 turns the drawn members' small noise into wild values (a ratio of a product and
+            # a factor with zeros: a 15–28 column computed as 0–58), so such members stay drawn.
+            candidates = [k for k in members if not near_zero & _divisors(r, k)] or [r["target"]]
+        best = max(candidates, key=lambda c: (n_unique.get(c, 0), c == r["target"]))
         r = _solve_linear(r, best) if kind == "linear" and best != r["target"] else r
         r = _solve_product(r, best) if kind == "product" else r
         key_terms = list(r["terms"] if kind == "linear" else r["factors"])
@@ -161,9 +172,15 @@ def _check(r: dict, specs: dict[str, ColumnSpec]) -> tuple[list[Check], list[tup
 
 
 def make_plan(
-    columns: list[ColumnSpec], rules: list, drawn: list[str], n_unique: dict[str, int], n_rows: int
+    columns: list[ColumnSpec],
+    rules: list,
+    drawn: list[str],
+    n_unique: dict[str, int],
+    n_rows: int,
+    near_zero: set[str] | None = None,
 ) -> Plan:
-    """Choose derived columns and checks from `rules`, then order the modelled columns `drawn`."""
+    """Choose derived columns and checks from `rules`, then order the modelled columns `drawn`.
+    `near_zero`: number columns that come near 0, never divided by."""
     specs = {c.name: c for c in columns if c.name in drawn}
     rules = sorted((_as_dict(r) for r in rules or []), key=lambda r: -float(r.get("support", 0)))
     graph = _Graph(drawn)
@@ -171,7 +188,7 @@ def make_plan(
     for r in rules:
         if float(r.get("support", 0)) < MIN_SUPPORT:
             continue
-        d = _derivation(r, specs, n_rows, n_unique)
+        d = _derivation(r, specs, n_rows, n_unique, near_zero or set())
         if d is None or d.target in derived:
             continue
         if graph.add(d.inputs, d.target):
