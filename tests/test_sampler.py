@@ -425,6 +425,33 @@ def test_numeric_target_drawn_from_boosted_mean_and_leaf_residuals():
     assert np.allclose(out["y"], out["y"].round(2))
 
 
+def test_numeric_target_keeps_a_proportional_relation_through_its_tail():
+    """A count that grows with a heavy-tailed size (pupils above a level against pupils below it): one leaf
+    spans the largest sizes, so trees alone lose the relation where it matters most; the linear start keeps
+    it. A target with no linear relation (a U shape) gets no linear term."""
+    rng = np.random.default_rng(8)
+    n = 400
+    size = np.round(np.exp(rng.normal(6, 1.1, n)))
+    df = pd.DataFrame(
+        {
+            "size": size,
+            "share": np.round(rng.uniform(0, 1, n), 3),
+            "count": np.maximum(np.round(0.4 * size + rng.normal(0, 1, n) * np.sqrt(size) * 2), 0),
+        }
+    )
+    seeds, typed, step = _target_seeds(df, "count")
+    assert step.boost_mean is not None and step.boost_mean.linear_coef
+    out = sample_rows(seeds, 4000, seed=5)
+    real_r = np.corrcoef(typed["size"], typed["count"])[0, 1]
+    assert abs(np.corrcoef(out["size"], out["count"])[0, 1] - real_r) < 0.05, real_r
+    assert out["count"].between(typed["count"].min(), typed["count"].max()).all()
+
+    u = pd.DataFrame({"x": np.round(rng.uniform(-1, 1, n), 3)})
+    u["y"] = np.round(u["x"] ** 2 + rng.normal(0, 0.05, n), 3)
+    _, _, step = _target_seeds(u, "y")
+    assert step.boost_mean is not None and step.boost_mean.linear_coef == []
+
+
 def test_numeric_target_with_few_values_is_drawn_as_classes_and_zero_inflated_keeps_leaves():
     """An integer target with a handful of values is drawn from boosted class probabilities over exactly
     those values; a target that is mostly one shared value (70 % zeros) keeps its leaf draws, so the zeros

@@ -8,7 +8,8 @@ the loans example's target, mean of 3 draws: TSTR/TRTR 0.990 against 0.965 with 
 
 A numeric target gets least-squares boosting of its mean instead (`fit_boosted_mean`): a drawn value is
 the boosted mean of its row plus a residual drawn from the residuals of the real rows in the same leaf of
-the column's tree, so both E[target | row] and the spread around it are the real ones.
+the column's tree, so both E[target | row] and the spread around it are the real ones. Boosting starts
+from a linear fit where held-out rows show the trees alone missing a proportional relation.
 
 Privacy is as for any tree: every leaf value is a statistic of at least `min_leaf` real rows. The trees are
 stored as `TreeArrays` with one value per leaf and traversed in numpy like the others.
@@ -30,6 +31,13 @@ LEAVES = 16
 SUBSAMPLE = 0.5
 STAGE_ROWS = 4_000
 
+
+#: the linear start of a numeric target: folds that test it, how much less held-out squared error than
+#: boosting from the mean it must give to be used, and its ridge penalty per row on standardized columns
+LINEAR_FOLDS = 3
+LINEAR_GAIN = 0.15
+LINEAR_RIDGE = 1e-3
+LINEAR_CHECK_ROWS = 20_000
 
 #: categories with fewer rows (of a stage's subsample) than this are encoded as the global mean in its
 #: tree: an encoding of one or two rows would describe those rows' residuals
@@ -184,45 +192,133 @@ def fit_boosted_mean(
     categories: dict | None = None,
 ) -> tuple[BoostedMean, np.ndarray] | None:
     """Least-squares boosting of the number `y` (NaN = null, left out) on `x`: the model and its mean for
-    every row of `x`; None with too few non-null rows. With `rows`, the trees are fitted on those rows."""
+    every row of `x`; None with too few non-null rows. With `rows`, the trees are fitted on those rows.
+    Boosting starts from a linear fit in the numeric columns where that predicts held-out rows clearly
+    better (see `_linear_helps`), else from the mean."""
     fit = np.flatnonzero(~np.isnan(y))
     if rows is not None:
         fit = np.intersect1d(fit, rows)
-    n = len(fit)
-    if n < 4 * min_leaf:
+    if len(fit) < 4 * min_leaf:
         return None
     if x.shape[1] == 0:
         x = np.zeros((len(y), 1))
-    init = float(y[fit].mean())
-    mean = np.full(len(y), init)
-    rng = np.random.default_rng(seed + 104_729)
-    take = _stage_rows(n, min_leaf)
+    kw = dict(
+        min_leaf=min_leaf, seed=seed, feature_ids=feature_ids, encodings=encodings, categories=categories
+    )
+    numeric = [j for j in range(x.shape[1]) if j not in {c[0] for c in (categories or {}).values()}]
+    line = _linear_fit(x, y, fit, numeric) if _linear_helps(x, y, fit, numeric, kw) else None
+    base = np.full(len(y), float(y[fit].mean())) if line is None else line.predict(x)
+    trees, values, mean = _boost_mean(x, y, fit, base, kw)
+    if line is None:
+        return BoostedMean(init=float(y[fit].mean()), trees=trees, values=values), mean
+    boost = BoostedMean(
+        init=line.intercept,
+        linear_features=[feature_ids[j] for j in line.cols],
+        linear_coef=line.coef,
+        linear_fill=line.fill,
+        trees=trees,
+        values=values,
+    )
+    return boost, mean
+
+
+def _boost_mean(x, y, fit, base, kw) -> tuple[list[TreeArrays], list[list[float]], np.ndarray]:
+    """STAGES least-squares trees fitted on rows `fit` to what `base` (a mean per row) leaves of `y`:
+    (trees, leaf values, the boosted mean of every row)."""
+    mean = base.copy()
+    rng = np.random.default_rng(kw["seed"] + 104_729)
+    take = _stage_rows(len(fit), kw["min_leaf"])
     ones = np.ones(len(y))
     trees: list[TreeArrays] = []
     values: list[list[float]] = []
     for stage in range(STAGES):
         sub = np.sort(rng.choice(fit, take, replace=False))
         arrays, gamma, leaf = _stage_tree(
-            x,
-            np.nan_to_num(y - mean),
-            ones,
-            sub,
-            min_leaf=min_leaf,
-            seed=seed + stage,
-            feature_ids=feature_ids,
-            encodings=encodings,
-            categories=categories,
+            x, np.nan_to_num(y - mean), ones, sub, **{**kw, "seed": kw["seed"] + stage}
         )
         gamma = [float(f"{v:.7g}") for v in gamma * RATE]
         mean += np.asarray(gamma)[leaf]
         trees.append(arrays)
         values.append(gamma)
-    return BoostedMean(init=init, trees=trees, values=values), mean
+    return trees, values, mean
+
+
+class _Line:
+    """A linear fit in raw units: intercept + Σ coef · column (a null read as `fill`, the column's mean)."""
+
+    def __init__(self, cols: list[int], coef: list[float], fill: list[float], intercept: float):
+        self.cols, self.coef, self.fill, self.intercept = cols, coef, fill, intercept
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.intercept + _linear(x, self.cols, self.coef, self.fill)
+
+
+def _linear(x: np.ndarray, cols: list[int], coef: list[float], fill: list[float]) -> np.ndarray:
+    z = x[:, cols]
+    z = np.where(np.isnan(z), np.asarray(fill), z)
+    return z @ np.asarray(coef)
+
+
+def _linear_fit(x, y, fit, numeric: list[int]) -> _Line | None:
+    """Ridge regression of `y` on the numeric columns of `x` over rows `fit` (standardized columns, a small
+    penalty since products of columns are collinear); None without a varying numeric column."""
+    if not numeric:
+        return None
+    z = x[np.ix_(fit, numeric)]
+    known = ~np.isnan(z)
+    mu = np.where(known, z, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+    z = np.where(known, z, mu)
+    sd = z.std(axis=0)
+    use = sd > 0
+    if not use.any():
+        return None
+    z = (z[:, use] - mu[use]) / sd[use]
+    yf = y[fit] - y[fit].mean()
+    coef = np.linalg.solve(z.T @ z + LINEAR_RIDGE * len(fit) * np.eye(z.shape[1]), z.T @ yf) / sd[use]
+    return _Line(
+        [numeric[j] for j in np.flatnonzero(use)],
+        [float(f"{v:.10g}") for v in coef],
+        [float(f"{v:.10g}") for v in mu[use]],
+        float(y[fit].mean() - coef @ mu[use]),
+    )
+
+
+def _linear_helps(x, y, fit, numeric: list[int], kw) -> bool:
+    """Whether boosting from a linear fit predicts held-out rows (LINEAR_FOLDS folds of `fit`) with at least
+    LINEAR_GAIN less squared error than boosting from the mean.
+
+    Trees of leaves of ≥ min_leaf rows describe a proportional relation in steps, worst in the tail, where
+    one leaf spans the largest values: on statsmodels' star98 (212 training rows), pupils above a level
+    against pupils below it, 0.91 correlated, came out 0.31 correlated; a linear start keeps it (held-out R²
+    0.10 → 0.48). Where trees already follow the relation, the start only mixes residuals of rows with
+    different means: a skewed amount of 7,000 loans (held-out R² 0.566 → 0.588) was easier to detect
+    (0.546 → 0.581), so the start must earn its place.
+    """
+    if not numeric or len(fit) < 4 * kw["min_leaf"] * LINEAR_FOLDS / (LINEAR_FOLDS - 1):
+        return False
+    rng = np.random.default_rng(kw["seed"] + 3_571)
+    if len(fit) > LINEAR_CHECK_ROWS:
+        # the check fits boosting 2 × LINEAR_FOLDS times: on a sample, its cost stays that of a small table
+        rows = np.sort(rng.choice(fit, LINEAR_CHECK_ROWS, replace=False))
+        x, y, fit = x[rows], y[rows], np.arange(LINEAR_CHECK_ROWS)
+        kw = {**kw, "categories": _subset(kw["categories"], rows)}
+    fold = rng.permutation(len(fit)) % LINEAR_FOLDS
+    err = np.zeros(2)
+    for f in range(LINEAR_FOLDS):
+        train, test = fit[fold != f], fit[fold == f]
+        line = _linear_fit(x, y, train, numeric)
+        if line is None:
+            return False
+        for i, base in enumerate((np.full(len(y), y[train].mean()), line.predict(x))):
+            err[i] += float(np.sum((y[test] - _boost_mean(x, y, train, base, kw)[2][test]) ** 2))
+    return err[1] <= (1 - LINEAR_GAIN) * err[0]
 
 
 def boosted_mean(boost: BoostedMean, x: np.ndarray, features: list[str]) -> np.ndarray:
     """The boosted mean per row of the global feature matrix `x`."""
     out = np.full(x.shape[0], boost.init)
+    if boost.linear_features:
+        out += _linear(x, boost.linear_features, boost.linear_coef, boost.linear_fill)
     for arrays, vals in zip(boost.trees, boost.values, strict=True):
         out += np.asarray(vals)[CompiledTree(arrays, features).apply(x)]
     return out

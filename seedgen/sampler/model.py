@@ -81,11 +81,17 @@ class BoostedClasses(StrictModel):
 
 
 class BoostedMean(StrictModel):
-    """Boosted mean of a numeric `--target` column: init + Σ values[t][leaf] over the trees (see
-    `seedgen.sampler.boost`); a drawn value adds a residual from its leaf of the column's tree. Each leaf
-    value is a statistic of at least `min_leaf` real rows."""
+    """Boosted mean of a numeric `--target` column: init + a linear term in the numeric features (when it
+    predicts held-out rows) + Σ values[t][leaf] over the trees (see `seedgen.sampler.boost`); a drawn value
+    adds a residual from its leaf of the column's tree. Each leaf value is a statistic of at least
+    `min_leaf` real rows; the linear term is a fit over all of them."""
 
     init: float
+    linear_features: list[int] = Field(
+        default_factory=list, description="features of the linear start (indices into `features`)"
+    )
+    linear_coef: list[float] = Field(default_factory=list, description="its coefficients, per feature")
+    linear_fill: list[float] = Field(default_factory=list, description="value used for a null, per feature")
     trees: list[TreeArrays]
     values: list[list[float]] = Field(description="per tree, the value of each leaf")
     low: float | None = Field(None, description="drawn values are clipped to the column's real range")
