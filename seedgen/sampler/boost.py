@@ -37,7 +37,7 @@ STAGE_ROWS = 4_000
 LINEAR_FOLDS = 3
 LINEAR_GAIN = 0.15
 LINEAR_RIDGE = 1e-3
-LINEAR_CHECK_ROWS = 20_000
+LINEAR_CHECK_ROWS = 10_000
 
 #: categories with fewer rows (of a stage's subsample) than this are encoded as the global mean in its
 #: tree: an encoding of one or two rows would describe those rows' residuals
