@@ -91,7 +91,7 @@ def _draw_numeric(
         v = v + shift[take]
         # A residual drawn from a row whose mean was far from this one's can leave the real range (a low
         # mean with a large negative residual); clipping would pile such rows on the bound, a point mass
-        # the real column does not have (7.8 % of an amount at exactly 0 against 0.3 % real), so they
+        # the real column does not have (3.7 % of an amount at exactly 0 against 0.3 % real), so they
         # draw another residual first (up to MAX_REDRAWS times; the rest are clipped).
         for _ in range(MAX_REDRAWS):
             out_of_range = np.flatnonzero((v < low) | (v > high))
