@@ -85,10 +85,12 @@ def _draw_numeric(
     take = ~null & has
     if not take.any():
         return out
-    v = _leaf_values(step, leaf[take], rng)
+    leaf = leaf[take]
+    v = _leaf_values(step, leaf, rng)
     if shift is not None:
         low, high = step.boost_mean.low, step.boost_mean.high
-        v = v + shift[take]
+        shift = shift[take]
+        v = v + shift
         # A residual drawn from a row whose mean was far from this one's can leave the real range (a low
         # mean with a large negative residual); clipping would pile such rows on the bound, a point mass
         # the real column does not have (3.7 % of an amount at exactly 0 against 0.3 % real), so they
@@ -97,7 +99,7 @@ def _draw_numeric(
             out_of_range = np.flatnonzero((v < low) | (v > high))
             if out_of_range.size == 0:
                 break
-            v[out_of_range] = _leaf_values(step, leaf[take][out_of_range], rng) + shift[take][out_of_range]
+            v[out_of_range] = _leaf_values(step, leaf[out_of_range], rng) + shift[out_of_range]
         v = np.clip(v, low, high)
     if step.kind == "integer":
         v = np.round(v)
