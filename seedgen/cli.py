@@ -10,6 +10,7 @@ import click
 import seedgen
 from seedgen.errors import ProviderError, SeedgenError
 from seedgen.progress import setup_logging
+from seedgen.sampler.model import TARGET_TEMPERATURE
 
 EXIT_OK, EXIT_FAILED, EXIT_USER = 0, 1, 2
 
@@ -75,6 +76,14 @@ def main() -> None:
 )
 @click.option("--drop", multiple=True, help="Column to leave out of clustering (repeatable).")
 @click.option(
+    "--target-temperature",
+    type=float,
+    default=TARGET_TEMPERATURE,
+    show_default=True,
+    help="Sharpness of the target's drawn classes: 1 draws them from the fitted probabilities; below 1 "
+    "draws less noisy labels, which models trained on the rows learn better (docs/sampler.md).",
+)
+@click.option(
     "--examples",
     type=int,
     default=0,
@@ -83,7 +92,7 @@ def main() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @_quiet
-def profile(data, output, target, clusters, sampling_factor, drop, examples, seed, quiet):
+def profile(data, output, target, clusters, sampling_factor, drop, target_temperature, examples, seed, quiet):
     """Profile DATA into seed instructions (seeds.json)."""
     _setup(quiet)
     seedgen.profile(
@@ -93,6 +102,7 @@ def profile(data, output, target, clusters, sampling_factor, drop, examples, see
         clusters=clusters,
         sampling_factor=sampling_factor,
         drop=list(drop),
+        target_temperature=target_temperature,
         examples=examples,
         seed=seed,
         quiet=quiet,

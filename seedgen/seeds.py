@@ -163,6 +163,7 @@ class ProfileSettings(StrictModel):
     seed: int = 0
     target: str | None = None
     drop: list[str] = Field(default_factory=list)
+    target_temperature: float = 1.0
     examples: int = 0
 
 

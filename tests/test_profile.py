@@ -165,6 +165,11 @@ def test_cli_unknown_target_and_missing_file(tmp_path, loans_path):
         ["profile", str(loans_path), "-o", str(tmp_path / "s.json"), "--clusters", "many", "-q"]
     )
     assert code == 2 and len(lines) == 1 and "--clusters" in lines[0]
+    code, lines = _run(
+        ["profile", str(loans_path), "-o", str(tmp_path / "s.json"), "--target-temperature", "0", "-q"]
+    )
+    assert code == 2 and len(lines) == 1 and "--target-temperature 0" in lines[0]
+    assert not (tmp_path / "s.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -338,7 +338,8 @@ def test_categorical_target_drawn_from_boosted_probabilities(loans_like, tmp_pat
 def test_boosted_target_sees_each_category_effect_on_each_class():
     """Category effects on a 3-class target in different directions: states a/b favour class M, g/h class R,
     e/f raise class O (an effect orthogonal to the M-against-R axis that orders the states for their own
-    tree). Each effect survives in the drawn rows."""
+    tree). Each effect survives in the drawn rows. Drawn at temperature 1, so the shares are the boosted
+    probabilities themselves (sharpening is tested on its own below)."""
     rng = np.random.default_rng(5)
     n = 8000
     state = rng.choice(list("abcdefgh"), n)
@@ -349,13 +350,49 @@ def test_boosted_target_sees_each_category_effect_on_each_class():
     p[np.isin(state, ["e", "f"])] = [0.30, 0.30, 0.40]
     cls = np.array(["M", "R", "O"])[(p.cumsum(1) < rng.random(n)[:, None]).sum(1)]
     df = pd.DataFrame({"state": state, "x": np.round(x, 2), "home": cls})
-    seeds, typed, step = _target_seeds(df, "home")
+    seeds, typed, step = _target_seeds(df, "home", temperature=1.0)
     assert step.boost is not None
     out = sample_rows(seeds, 12000, seed=4)
     for group in (["e", "f"], ["a", "b"], ["c", "d"]):
         real = (typed[typed["state"].isin(group)]["home"] == "O").mean()
         syn = (out[out["state"].isin(group)]["home"] == "O").mean()
         assert abs(syn - real) < 0.05, (group, real, syn)
+
+
+def test_target_draws_are_sharpened_but_keep_the_real_class_shares():
+    """The boosted class scores are divided by TEMPERATURE (< 1: less noisy labels, see
+    `seedgen.sampler.boost._share_offsets`); the stored offsets put the drawn class shares back on the real
+    ones, which sharpening alone would move toward the majority class."""
+    from seedgen.sampler.boost import _share_offsets, _softmax, class_probabilities
+    from seedgen.sampler.model import TARGET_TEMPERATURE
+
+    assert 0 < TARGET_TEMPERATURE < 1
+    rng = np.random.default_rng(2)
+    raw = rng.normal(0, 1.5, (4000, 3)) + [1.0, 0.0, -1.0]
+    shares = np.array([0.5, 0.3, 0.2])
+    off = _share_offsets(raw, shares, 0.7)
+    assert np.allclose(_softmax(raw / 0.7 + off).mean(axis=0), shares, atol=1e-6)
+    assert _share_offsets(raw, shares, 1.0) == []
+
+    n = 6000
+    x = rng.normal(0, 1, n)
+    p = _softmax(np.column_stack([1.2 * x, np.zeros(n), -1.2 * x + 0.5]))
+    home = np.array(["M", "R", "O"])[(p.cumsum(1) < rng.random(n)[:, None]).sum(1)]
+    df = pd.DataFrame({"x": np.round(x, 2), "home": home})
+    seeds, typed, step = _target_seeds(df, "home")
+    assert step.boost.temperature == TARGET_TEMPERATURE and len(step.boost.offsets) == 3
+    out = sample_rows(seeds, 20000, seed=5)
+    real = typed["home"].value_counts(normalize=True)
+    syn = out["home"].value_counts(normalize=True)
+    assert (syn - real).abs().max() < 0.015, (real, syn)
+    grid = np.zeros((200, len(seeds.sampler.features)))
+    grid[:, seeds.sampler.features.index("x")] = np.linspace(-2, 2, 200)
+    plain = step.boost.model_copy(update={"temperature": 1.0, "offsets": []})
+    sharp = class_probabilities(step.boost, grid, seeds.sampler.features).max(axis=1).mean()
+    assert sharp > class_probabilities(plain, grid, seeds.sampler.features).max(axis=1).mean() + 0.01
+    # a number with two values is a flag, sharpened like a category
+    _, _, flag = _target_seeds(pd.DataFrame({"x": df["x"], "flag": np.where(home == "M", 5, 10)}), "flag")
+    assert flag.boost.numbers == [5.0, 10.0] and flag.boost.temperature == TARGET_TEMPERATURE
 
 
 def test_boosting_orders_categories_by_each_trees_gradient_and_hides_rare_ones():
@@ -396,10 +433,10 @@ def _target_table(n: int = 3000) -> pd.DataFrame:
     )
 
 
-def _target_seeds(df: pd.DataFrame, target: str):
+def _target_seeds(df: pd.DataFrame, target: str, **fit):
     cols = infer_schema(_table(df), target=target)
     typed = coerce(df, cols)
-    model = fit_sampler(typed, cols, np.zeros(len(df), int), [], seed=0)
+    model = fit_sampler(typed, cols, np.zeros(len(df), int), [], seed=0, **fit)
     src = SourceInfo(file="mem.csv", rows=len(df), columns=len(cols))
     seeds = SeedFile(source=src, settings=ProfileSettings(), columns=cols, clusters=[], sampler=model)
     return seeds, typed, next(s for s in model.steps if s.column == target)
@@ -462,6 +499,8 @@ def test_numeric_target_with_few_values_is_drawn_as_classes_and_zero_inflated_ke
         out = sample_rows(seeds, 4000, seed=2)
         if target == "score":
             assert step.boost is not None and step.boost.numbers == [-2.0, -1.0, 0.0, 1.0, 2.0]
+            # five numbers: each row's expected score matters, so they are not sharpened
+            assert step.boost.temperature == 1.0 and step.boost.offsets == []
             assert set(out["score"].unique()) <= {-2.0, -1.0, 0.0, 1.0, 2.0}
             assert (
                 abs(np.corrcoef(out["x1"], out["score"])[0, 1] - np.corrcoef(df["x1"], df["score"])[0, 1])

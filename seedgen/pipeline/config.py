@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from seedgen._model import StrictModel, parse_model
 from seedgen.errors import ConfigError, UserInputError
+from seedgen.sampler.model import TARGET_TEMPERATURE
 
 Provider = Literal["local", "openai", "sds", "bedrock", "sampler"]
 
@@ -29,6 +30,12 @@ class ProfileSection(StrictModel):
         1.0, gt=0, description="seed instructions per cluster, relative to its weight"
     )
     drop: list[str] = Field(default_factory=list, description="columns left out of clustering")
+    target_temperature: float = Field(
+        TARGET_TEMPERATURE,
+        gt=0,
+        le=10,
+        description="sharpness of the target's drawn classes (1: the fitted probabilities; see docs/sampler.md)",
+    )
     examples: int = Field(0, ge=0, description="real rows kept for few-shot prompts (0: none)")
 
     @field_validator("clusters", mode="before")

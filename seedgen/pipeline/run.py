@@ -228,7 +228,8 @@ def _profile(cfg: PipelineConfig, m: RunManifest, folder: str, fit_path: str, sa
     p = cfg.profile
     seeds = profile(
         fit_path, seeds_path, target=p.target, clusters=p.clusters, sampling_factor=p.sampling_factor,
-        drop=list(p.drop), examples=p.examples, seed=cfg.seed, quiet=say.quiet,
+        drop=list(p.drop), target_temperature=p.target_temperature, examples=p.examples, seed=cfg.seed,
+        quiet=say.quiet,
     )  # fmt: skip
     step.seconds = round(time.perf_counter() - t0, 3)
     step.status = "done"

@@ -27,6 +27,7 @@ from seedgen.profiling.constraints import discover
 from seedgen.profiling.instructions import datetime_ranges, render_instructions
 from seedgen.profiling.stats import cluster_profiles
 from seedgen.progress import progress
+from seedgen.sampler.model import TARGET_TEMPERATURE
 from seedgen.schema import coerce, infer_schema, render
 from seedgen.seeds import ProfileSettings, SeedFile, SourceInfo, save_seeds
 
@@ -98,6 +99,7 @@ def profile(
     clusters="auto",
     sampling_factor: float = 1.0,
     drop=(),
+    target_temperature: float = TARGET_TEMPERATURE,
     examples: int = 0,
     seed: int = 0,
     quiet: bool = False,
@@ -106,7 +108,9 @@ def profile(
 
     `clusters` is "auto" (silhouette-chosen K in 2..10) or a number; `sampling_factor` scales how many
     copies of each cluster's instruction are written; `drop` columns are left out of clustering (still
-    profiled and synthesized); `examples` keeps that many real rows for few-shot prompts (default none).
+    profiled and synthesized); `target_temperature` sharpens the target's drawn classes (see
+    `seedgen.sampler.model.TARGET_TEMPERATURE`); `examples` keeps that many real rows for few-shot prompts (default
+    none).
     """
     from seedgen.filtering import domain_rules
     from seedgen.sampler.fit import fit_sampler
@@ -119,6 +123,8 @@ def profile(
         raise UserInputError(f"--sampling-factor {sampling_factor}: must be a positive number")
     if examples < 0:
         raise UserInputError(f"--examples {examples}: must be 0 or more")
+    if not (isinstance(target_temperature, int | float) and 0 < target_temperature <= 10):
+        raise UserInputError(f"--target-temperature {target_temperature}: must be a number in (0, 10]")
     with progress(quiet) as bar:
         task = bar.add_task("profile: read", total=len(_STAGES))
 
@@ -164,9 +170,16 @@ def profile(
             # The sampler's trees and leaf distributions are learned as well from a large random sample,
             # and fitting them on every row of a million-row table would dominate the run.
             pick = np.sort(np.random.default_rng(seed).choice(n_rows, SAMPLER_ROWS, replace=False))
-            sampler = fit_sampler(typed.iloc[pick].reset_index(drop=True), columns, labels[pick], rules, seed)
+            sampler = fit_sampler(
+                typed.iloc[pick].reset_index(drop=True),
+                columns,
+                labels[pick],
+                rules,
+                seed,
+                target_temperature,
+            )
         else:
-            sampler = fit_sampler(typed, columns, labels, rules, seed)
+            sampler = fit_sampler(typed, columns, labels, rules, seed, target_temperature)
         profiles = statistics.result()
         stage("instructions")
         name = os.path.basename(source) if source != "<DataFrame>" else "table"
@@ -181,6 +194,7 @@ def profile(
             seed=seed,
             target=target,
             drop=drop,
+            target_temperature=float(target_temperature),
             examples=examples,
         )
         seeds = SeedFile(

@@ -25,7 +25,7 @@ from seedgen.sampler.leaves import (
     grain_levels,
     numeric_leaves,
 )
-from seedgen.sampler.model import SamplerModel, SamplerStep
+from seedgen.sampler.model import TARGET_TEMPERATURE, SamplerModel, SamplerStep
 from seedgen.sampler.plan import Derivation, make_plan
 from seedgen.sampler.select import MAX_PREDICTORS, select_predictors
 from seedgen.sampler.trees import category_encoding, fit_tree, to_arrays
@@ -92,13 +92,19 @@ def _codes(s: pd.Series, classes: list[str]) -> np.ndarray:
 
 
 def fit_sampler(
-    data: pd.DataFrame, columns: list[ColumnSpec], labels: np.ndarray, rules: list, seed: int = 0
+    data: pd.DataFrame,
+    columns: list[ColumnSpec],
+    labels: np.ndarray,
+    rules: list,
+    seed: int = 0,
+    temperature: float = TARGET_TEMPERATURE,
 ) -> SamplerModel:
     """Fit the sampler on the coerced (typed) real data, with each row's cluster label.
 
     Contract: `data` is `seedgen.schema.coerce(...)` output with every column of `columns`; `labels` has
     one KMeans cluster id per row; `rules` are the discovered constraints (seeds.Constraint). The returned
-    model holds statistics only, never a real row.
+    model holds statistics only, never a real row. `temperature` sharpens the draws of a `--target` drawn
+    as classes (see `seedgen.sampler.boost._share_offsets`).
     """
     if len(data) == 0:
         raise UserInputError("cannot fit the sampler on an empty table", fix="profile a table with rows")
@@ -265,7 +271,10 @@ def fit_sampler(
             # The target's classes are drawn from boosted probabilities (see sampler.boost); the tree's
             # leaves stay in the model as its description and for older readers.
             step.boost = fit_boosted(
-                xl, np.where(codes[name] >= 0, codes[name], len(classes[name])), **boosting
+                xl,
+                np.where(codes[name] >= 0, codes[name], len(classes[name])),
+                temperature=temperature,
+                **boosting,
             )
         if spec.kind in _DISCRETE:
             step.classes = classes[name]
@@ -276,7 +285,7 @@ def fit_sampler(
             frequent = frequent_values(values, point_min)
             step.numeric = numeric_leaves(values, leaf, len(leaf_of), frequent, grains)
             if spec.target and spec.kind != "datetime":
-                _boost_number(step, xl, values, leaf, len(leaf_of), frequent, boosting)
+                _boost_number(step, xl, values, leaf, len(leaf_of), frequent, boosting, temperature)
         steps[name] = step
 
     ordered = [steps[c] for c in plan.order] + [steps[c.name] for c in columns if c.name not in plan.order]
@@ -298,7 +307,7 @@ def fit_sampler(
     )
 
 
-def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict) -> None:
+def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict, temperature: float) -> None:
     """A numeric `--target` drawn from boosting rather than from its tree's leaves (see sampler.boost).
 
     A few distinct values (a score, a 0/1 flag, a count) are classes: drawn from boosted class
@@ -310,7 +319,11 @@ def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict) ->
     distinct = np.unique(values[nn])
     if 2 <= len(distinct) < BOOST_MAX_CLASSES:
         codes = np.where(nn, np.searchsorted(distinct, np.nan_to_num(values)), len(distinct))
-        step.boost = fit_boosted(xl, codes, **boosting)
+        # A 0/1 flag is sharpened like a category; with more values the row's expected number matters
+        # (a regression on them sees it), and sharpening would pull it toward the row's likeliest value.
+        step.boost = fit_boosted(
+            xl, codes, temperature=temperature if len(distinct) == 2 else 1.0, **boosting
+        )
         if step.boost is not None:
             step.boost.numbers = [float(v) for v in distinct]
         return

@@ -64,6 +64,12 @@ class CategoricalLeaves(StrictModel):
     weight: list[float]
 
 
+#: default temperature of a categorical `--target`'s draws: its boosted class scores are divided by it
+#: before the softmax (`seedgen.sampler.boost._share_offsets` says why below 1; 1 = the fitted
+#: probabilities). Kept here, not in `boost`, so the CLI can show it without importing scikit-learn.
+TARGET_TEMPERATURE = 0.8
+
+
 class BoostedClasses(StrictModel):
     """Boosted class scores of the `--target` column: score_c = init_c + Σ values[t][leaf] over the trees
     t of class c; P(class) is their softmax (see `seedgen.sampler.boost`). Each leaf value is a statistic
@@ -77,6 +83,14 @@ class BoostedClasses(StrictModel):
     numbers: list[float] = Field(
         default_factory=list,
         description="numeric target: the value of each class code (empty for categories)",
+    )
+    temperature: float = Field(
+        1.0, gt=0, description="scores are divided by it before the softmax (below 1 sharpens the draws)"
+    )
+    offsets: list[float] = Field(
+        default_factory=list,
+        description="per score column, added after the division so the drawn class shares stay the real "
+        "ones (empty = none)",
     )
 
 
