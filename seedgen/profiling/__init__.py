@@ -109,8 +109,8 @@ def profile(
     `clusters` is "auto" (silhouette-chosen K in 2..10) or a number; `sampling_factor` scales how many
     copies of each cluster's instruction are written; `drop` columns are left out of clustering (still
     profiled and synthesized); `target_temperature` sharpens the target's drawn classes (see
-    `seedgen.sampler.model.TARGET_TEMPERATURE`); `examples` keeps that many real rows for few-shot prompts (default
-    none).
+    `seedgen.sampler.model.TARGET_TEMPERATURE`); `examples` keeps that many real rows for few-shot prompts
+    (default none).
     """
     from seedgen.filtering import domain_rules
     from seedgen.sampler.fit import fit_sampler
