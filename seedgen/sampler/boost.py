@@ -247,10 +247,9 @@ def fit_boosted_mean(
     )
     numeric = [j for j in range(x.shape[1]) if j not in {c[0] for c in (categories or {}).values()}]
     line = _linear_fit(x, y, fit, numeric) if _linear_helps(x, y, fit, numeric, kw) else None
-    base = np.full(len(y), float(y[fit].mean())) if line is None else line.predict(x)
-    trees, values, mean = _boost_mean(x, y, fit, base, kw)
-    if line is None:
-        return BoostedMean(init=float(y[fit].mean()), trees=trees, values=values), mean
+    # without a linear start, a line with no columns: the mean
+    line = line or _Line([], [], [], float(y[fit].mean()))
+    trees, values, mean = _boost_mean(x, y, fit, line.predict(x), kw)
     boost = BoostedMean(
         init=line.intercept,
         linear_features=[feature_ids[j] for j in line.cols],

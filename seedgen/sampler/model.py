@@ -72,8 +72,8 @@ TARGET_TEMPERATURE = 0.8
 
 class BoostedClasses(StrictModel):
     """Boosted class scores of the `--target` column: score_c = init_c + Σ values[t][leaf] over the trees
-    t of class c; P(class) is the softmax of score_c / temperature + offsets_c (see `seedgen.sampler.boost`). Each leaf value is a statistic
-    of at least `min_leaf` real rows."""
+    t of class c; P(class) is the softmax of score_c / temperature + offsets_c (see
+    `seedgen.sampler.boost`). Each leaf value is a statistic of at least `min_leaf` real rows."""
 
     codes: list[int] = Field(description="class code per score column (a code ≥ len(classes) = null)")
     init: list[float]
