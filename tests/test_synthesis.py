@@ -343,7 +343,12 @@ def test_a_journal_that_cannot_be_written_stops_the_run(seeds, tmp_path, monkeyp
 
     monkeypatch.setattr(Journal, "_write", write)
     out = tmp_path / "raw.csv"
-    with FaultServer(responder=Rows()) as server, pytest.raises(OSError, match="No space left"):
+    # answers take 50 ms, so the failed write (the second batch's) is known long before the tenth
+    # request; without latency the whole run could be asked for before a thread reports the failure
+    with (
+        FaultServer(responder=Rows(), latency=0.05) as server,
+        pytest.raises(OSError, match="No space left"),
+    ):
         run(seeds, out, server, n=40, mode="hybrid", rows_per_request=4, concurrency=2)
     assert not out.exists()
     assert server.requests < 10  # stopped soon after the failed write, not after asking for every row

@@ -251,6 +251,7 @@ class Runner:
         #: journal appends in flight (see `_commit`) and the first one that failed
         self._commits: set[asyncio.Task] = set()
         self._commit_error: Exception | None = None
+        self._workers: list[asyncio.Task] = []
         #: rows accepted so far, durable or on their way to the journal
         self.accepted = 0
 
@@ -279,8 +280,15 @@ class Runner:
         for item in work:
             queue.put_nowait(item)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.concurrency, len(work)))]
+        self._workers = workers
         try:
-            await asyncio.gather(*workers)
+            try:
+                await asyncio.gather(*workers)
+            except asyncio.CancelledError:
+                # a failed journal write cancels the workers (see `_durable`): its error is the reason
+                if self._commit_error is None:
+                    raise
+                raise self._commit_error from None
         except BaseException:
             for w in workers:
                 w.cancel()
@@ -351,8 +359,12 @@ class Runner:
     async def _durable(self, batch: int, slots: list[int], rows: list[list[Any]]) -> None:
         try:
             await self.journal.append(batch, slots, rows)
-        except Exception as e:  # the journal cannot be written: the run stops (see `_batch` and `run`)
+        except Exception as e:
+            # the journal cannot be written: the run stops at once, abandoning requests in flight, since
+            # no answer could be kept (the error is raised by `_run`)
             self._commit_error = self._commit_error or e
+            for w in self._workers:
+                w.cancel()
             return
         self.count.rows += len(slots)
         self.on_progress(self.count)
