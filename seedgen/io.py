@@ -161,6 +161,14 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
         )
     # Columns whose written values carry leading zeros (zip codes, account codes) stay strings.
     str_cols = [c for c in raw.columns if _has_leading_zeros(raw[c])]
+    comma_cols = _decimal_comma_columns(raw, delimiter)
+    if comma_cols:
+        # Read as numbers; the raw sample is respelled with a point, the one spelling formats are learned
+        # from, so outputs are written with decimal points (the standard a CSV reader expects).
+        common["decimal"] = ","
+        for c in comma_cols:
+            raw[c] = raw[c].str.replace(",", ".", regex=False)
+        log.info("%s: %d column(s) written with decimal commas read as numbers", path, len(comma_cols))
     try:
         data = pd.read_csv(path, low_memory=False, dtype={c: str for c in str_cols}, **common)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
@@ -206,6 +214,25 @@ def _has_leading_zeros(s: pd.Series) -> bool:
         return False
     z = v.str.match(r"^0\d")
     return bool(z.any()) and bool(v.str.fullmatch(r"\d+").all())
+
+
+def _decimal_comma_columns(raw: pd.DataFrame, delimiter: str) -> list[str]:
+    """Columns of numbers written with a decimal comma ("2,6" for 2.6), as European exports separated by
+    semicolons or tabs write them. None when the file is comma-separated (a comma there separates fields
+    or thousands) or when any column writes decimals with a point: one file has one convention."""
+    if delimiter == ",":
+        return []
+    found = []
+    for c in raw.columns:
+        v = raw[c].dropna().str.strip()
+        v = v[v != ""]
+        if v.empty:
+            continue
+        if v.str.fullmatch(r"-?\d*\.\d+").any():
+            return []
+        if v.str.fullmatch(r"-?\d*,\d+|-?\d+").all() and v.str.contains(",", regex=False).any():
+            found.append(c)
+    return found
 
 
 def _check_not_empty(data: pd.DataFrame, path) -> None:

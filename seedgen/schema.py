@@ -32,6 +32,7 @@ DATE_FORMATS = [
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f",
     "%Y/%m/%d",
     "%m/%d/%Y",
     "%d/%m/%Y",
@@ -89,6 +90,9 @@ class ColumnSpec(StrictModel):
     decimals: int | None = Field(None, description="decimal places as written (numbers)")
     fixed_decimals: bool = Field(False, description="every value is written with exactly `decimals` places")
     date_format: str | None = Field(None, description="strftime format of datetime columns, e.g. %b-%Y")
+    date_step: int | None = Field(
+        None, description="seconds every real date is a whole multiple of (86400, 3600, 60 or 1)"
+    )
     number_format: NumberFormat | None = Field(
         None, description="currency/percent signs and thousands commas of numbers written as text"
     )
@@ -117,6 +121,9 @@ def _decimals_of(raw: pd.Series) -> tuple[int, bool]:
     return d, fixed
 
 
+_ZONE_SUFFIX = re.compile(r"\d(Z|[+-]\d{2}:?\d{2}| ?UTC)$")
+
+
 def _guess_date_format(raw: pd.Series) -> str | None:
     s = pd.Series(raw.dropna().astype(str).str.strip().unique())
     s = s[s != ""].head(2000)
@@ -126,7 +133,14 @@ def _guess_date_format(raw: pd.Series) -> str | None:
         return None
     best, best_ok = None, 0.0
     probe = s.head(50)
-    for fmt in DATE_FORMATS:
+    formats = DATE_FORMATS
+    # Exports from databases and APIs end timestamps with one zone for the whole column: "...T08:00:00Z",
+    # "... 08:00:00+00:00". It is kept as a literal part of the format, so the dates parse, draw and write
+    # back with it; a column mixing offsets (local time across daylight saving) stays text.
+    zone = probe.str.extract(_ZONE_SUFFIX, expand=False)
+    if zone.notna().all() and zone.nunique() == 1:
+        formats = [f + zone.iloc[0] for f in DATE_FORMATS if "%H" in f]
+    for fmt in formats:
         ok = pd.to_datetime(probe, format=fmt, errors="coerce").notna().mean()
         if ok > best_ok:
             best, best_ok = fmt, ok
@@ -220,6 +234,7 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
         return ColumnSpec(
             kind="datetime",
             date_format="%Y-%m-%d %H:%M:%S",
+            date_step=_date_step(nonnull),
             min=str(nonnull.min()),
             max=str(nonnull.max()),
             **spec,
@@ -247,6 +262,7 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
         return ColumnSpec(
             kind="datetime",
             date_format=fmt,
+            date_step=_date_step(parsed),
             min=parsed.min().strftime(fmt),
             max=parsed.max().strftime(fmt),
             **spec,
@@ -257,6 +273,17 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
     if n_unique <= limit:
         return ColumnSpec(kind="categorical", categories=_freqs(raw, data), **spec)
     return ColumnSpec(kind="text", mean_length=round(float(text.str.len().mean()), 2), llm=True, **spec)
+
+
+def _date_step(dates: pd.Series) -> int | None:
+    """The coarsest of a day, an hour, a minute and a second that every date is a whole multiple of:
+    timestamps taken on the hour stay on the hour when drawn (a detector sees stray seconds at once)."""
+    ns = pd.to_datetime(dates).dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
+    ticks = ns.to_numpy(dtype="datetime64[ns]").astype("int64")
+    for step in (86_400, 3_600, 60, 1):
+        if len(ticks) and not (ticks % (step * 1_000_000_000)).any():
+            return step
+    return None
 
 
 def _dense_or_monotonic(values: pd.Series) -> bool:
@@ -363,8 +390,12 @@ def format_numbers(s: pd.Series, spec: ColumnSpec) -> pd.Series:
         text = vals.round().astype(np.int64).astype(str)
     elif spec.fixed_decimals or d == 0:
         text = vals.map(f"{{:.{d}f}}".format)
-    else:
+    elif d + len(str(int(vals.abs().max() if len(vals) else 0))) <= 15:
         text = vals.map(lambda v: _shortest(v, d))
+    else:
+        # More digits than a float holds (values a program wrote at full precision, "0.30000000000000004"):
+        # the shortest spelling that reads back as the same float, not d places of binary noise.
+        text = vals.map(lambda v: np.format_float_positional(v, precision=d, unique=True, trim="0"))
     if spec.number_format is not None:
         text = _decorate(text, vals, spec.number_format)
     out = pd.Series([None] * len(s), index=s.index, dtype=object)

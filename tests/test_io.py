@@ -48,6 +48,23 @@ def test_semicolon_delimiter_sniffed(tmp_path):
     assert list(table.data.columns) == ["a", "b"] and table.delimiter == ";"
 
 
+def test_decimal_commas_of_a_semicolon_file_are_numbers(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("date;co;n;station\n10/03/2004;2,6;12;A,1\n11/03/2004;-0,75;7;B\n12/03/2004;11;3;C\n")
+    table = read_table(path)
+    assert table.data["co"].tolist() == [2.6, -0.75, 11.0]
+    assert table.raw["co"].tolist() == ["2.6", "-0.75", "11"]  # formats are learned from a point
+    assert table.data["station"].tolist() == ["A,1", "B", "C"]  # not a number: left as written
+    assert table.data["date"].tolist()[0] == "10/03/2004"
+
+
+def test_a_file_writing_decimal_points_keeps_its_commas_as_text(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("a;b\n1,5;2.5\n2,5;3.5\n")
+    table = read_table(path)
+    assert table.data["a"].tolist() == ["1,5", "2,5"] and table.data["b"].tolist() == [2.5, 3.5]
+
+
 def test_latin1_is_read_with_a_warning(tmp_path, caplog):
     path = tmp_path / "latin.csv"
     path.write_bytes("name,v\nJos\xe9,1\nRen\xe9e,2\n".encode("latin-1"))

@@ -141,6 +141,33 @@ def test_precision_integers_and_point_masses(fitted):
     assert set(out["issued"].dt.day.unique()) == {1}
 
 
+def test_long_keys_and_full_precision_floats_are_drawn_as_written(tmp_path):
+    """Sixteen-digit integers keep their last digits and floats a program wrote at full precision keep
+    theirs: no column of drawn values ends in zeros the real one does not have."""
+    rng = np.random.default_rng(5)
+    n = 600
+    real = pd.DataFrame(
+        {
+            "key": rng.integers(10**15, 9 * 10**15, n),
+            "score": rng.exponential(5, n),
+            "group": rng.choice(list("ab"), n),
+        }
+    )
+    path = tmp_path / "long.csv"
+    real.to_csv(path, index=False)
+    from seedgen.io import read_table
+    from seedgen.profiling import profile
+
+    seeds = profile(path, clusters=2, seed=0, quiet=True)
+    out = render(sample_rows(seeds, 600, seed=2), seeds.columns)
+    written = pd.read_csv(path, dtype=str)
+    for col in ("key", "score"):
+        real_len, drawn_len = written[col].str.len().mean(), out[col].str.len().mean()
+        assert abs(real_len - drawn_len) < 1, (col, real_len, drawn_len)
+    assert (out["key"].str[-3:] == "000").mean() < 0.02
+    assert read_table(path).data["key"].dtype.kind == "i"
+
+
 def test_category_sets_and_frequencies(fitted):
     seeds, typed, out = fitted
     assert set(out["sub_grade"].unique()) <= set(typed["sub_grade"].unique())

@@ -125,3 +125,37 @@ def test_numbers_written_with_currency_percent_and_commas_round_trip(tmp_path):
     back = render(typed, list(specs.values()))
     for col in ["amount", "rate", "units"]:
         assert back[col].tolist() == df[col].tolist(), col
+
+
+@pytest.mark.parametrize(
+    ("written", "fmt"),
+    [
+        ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%SZ"),
+        ("%Y-%m-%d %H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S+00:00"),
+        ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S UTC"),
+    ],
+)
+def test_timestamps_with_one_zone_are_dates_drawn_on_their_step(tmp_path, written, fmt):
+    from seedgen.profiling import profile
+    from seedgen.sampler.draw import sample_rows
+
+    stamps = pd.date_range("2021-03-01", periods=400, freq="7h")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"at": stamps.strftime(written), "v": rng.normal(size=400).round(3)}).to_csv(
+        path, index=False
+    )
+    spec = spec_by_name(infer_schema(read_table(path)))["at"]
+    assert (spec.kind, spec.date_format, spec.date_step) == ("datetime", fmt, 3600)
+    seeds = profile(path, clusters=2, seed=0, quiet=True)
+    drawn = render(sample_rows(seeds, 300, seed=1), seeds.columns)["at"].dropna()
+    parsed = pd.to_datetime(drawn, format=fmt)
+    assert parsed.notna().all() and (parsed.dt.minute == 0).all() and (parsed.dt.second == 0).all()
+    assert len(set(parsed) - set(stamps)) > 0  # drawn, not copied: the times between are new
+
+
+def test_a_column_mixing_zone_offsets_stays_text(tmp_path):
+    path = tmp_path / "local.csv"
+    at = [f"2021-03-{d:02d} 08:00:00+0{1 + d % 2}:00" for d in range(1, 29)]
+    pd.DataFrame({"at": at}).to_csv(path, index=False)
+    assert spec_by_name(infer_schema(read_table(path)))["at"].kind != "datetime"

@@ -407,17 +407,21 @@ def sample_rows(
 
 
 def _truncate_dates(days: np.ndarray, step: SamplerStep, seeds) -> np.ndarray:
-    """Cut drawn dates to what the column's format can express (a month format → the 1st)."""
-    fmt = None
+    """Cut drawn dates to what the column's format can express (a month format → the 1st) and to the
+    real dates' step (on the hour, on the minute)."""
+    fmt, date_step = None, None
     for c in getattr(seeds, "columns", []):
         if c.name == step.column:
-            fmt = c.date_format
+            fmt, date_step = c.date_format, c.date_step
     if not fmt:
         return days
     ok = ~np.isnan(days)
     if not ok.any():
         return days
-    d = pd.to_datetime(np.round(days[ok] * 86_400e9), unit="ns")
+    seconds = days[ok] * 86_400.0
+    if date_step:
+        seconds = np.round(seconds / date_step) * date_step
+    d = pd.to_datetime(np.round(seconds * 1e9), unit="ns")
     # Most drawn dates repeat (point masses); format each distinct value once.
     uniq, inv = np.unique(d.to_numpy(), return_inverse=True)
     text = pd.DatetimeIndex(uniq).strftime(fmt)

@@ -37,10 +37,12 @@ def frequent_values(values: np.ndarray, min_rows: int) -> np.ndarray:
 
 
 def grain_levels(kind: str, decimals: int | None) -> list[float]:
-    """Rounding granularities a column's values can show, finest first (none for dates)."""
+    """Rounding granularities a column's values can show, finest first (none for dates). Numbers written
+    with more decimals than 6 keep them (to 17, what a float holds): a program that wrote "0.1234567891"
+    at full precision gets long numbers back, not ones rounded to 10^-6 among them."""
     if kind == "datetime":
         return []
-    d = 6 if decimals is None else min(int(decimals), 6)
+    d = 6 if decimals is None else min(int(decimals), 17)
     finest = 0 if kind == "integer" else -d
     return [10.0**e for e in range(finest, 7)]
 
@@ -53,7 +55,10 @@ def grain_index(values: np.ndarray, grains: list[float]) -> np.ndarray:
         r = np.round(q)
         # A multiple of g is at least g in size: without `r != 0`, 0.06 passed as a multiple of 10^6
         # (q = 6e-8 is within the absolute slack of 0) and small-valued columns were drawn as zeros.
-        ok = (np.abs(q - r) < 1e-6 * np.maximum(1.0, np.abs(q)) * 1e-3 + 1e-7) & (r != 0)
+        # The slack is a few units in the last place of the value (what parsing "12.34" leaves), no
+        # more: a slack relative to q made every 16-digit key "a multiple of 10^6" (q ~ 1e10, remainder
+        # < slack) and drew them with six trailing zeros.
+        ok = (np.abs(values - r * g) <= 4 * np.spacing(np.abs(values))) & (r != 0)
         idx[ok] = i
     return idx
 
