@@ -12,7 +12,7 @@ import io
 import itertools
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +22,9 @@ from seedgen.errors import UserInputError
 log = logging.getLogger("seedgen")
 
 #: strings read as missing; deliberately short so that real categories such as "None" of a
-#: free-text field survive only if they are spelled otherwise.
-NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"]
+#: free-text field survive only if they are spelled otherwise. "?" is how UCI tables mark a missing value,
+#: in number columns too (a column of numbers with a few "?" is a column of numbers).
+NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A", "?"]
 SAMPLE_ROWS = 20_000
 _SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -44,6 +45,8 @@ class Table:
     path: str
     encoding: str = "utf-8"
     delimiter: str = ","
+    #: how each column wrote its missing values, when not as empty fields ("NA" from R, "?" in UCI tables)
+    null_spellings: dict[str, str] = field(default_factory=dict)
 
 
 def table_format(path: str | os.PathLike) -> str:
@@ -140,16 +143,20 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
         na_values=NA_VALUES,
         keep_default_na=False,
         compression=compression,
-        skipinitialspace=False,
+        # "39, State-gov, 77516": the space belongs to the separator, not to the values
+        skipinitialspace=_space_after_delimiter(text, delimiter),
     )
     try:
-        raw = pd.read_csv(path, dtype=str, nrows=sample_rows, **common)
+        # every field as written, missing-value markers included, so their spelling is known
+        raw = pd.read_csv(path, dtype=str, nrows=sample_rows, **{**common, "na_filter": False})
     except pd.errors.EmptyDataError as e:
         raise UserInputError(
             f"{path}: the file is empty", fix="give a table with a header row and data rows"
         ) from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise UserInputError(f"{path}: cannot parse as {fmt.upper()} ({_short(e)})") from e
+    null_spellings = _null_spellings(raw)
+    raw = raw.where(~raw.isin(NA_VALUES), None)
     header = list(raw.columns)
     if all(str(c).startswith("Unnamed:") for c in header):
         raise UserInputError(f"{path}: the header row is empty", fix="the first line must name the columns")
@@ -179,7 +186,10 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
     data.columns = names
     raw.columns = names
     _check_not_empty(data, path)
-    return Table(data=data, raw=raw, path=path, encoding=encoding, delimiter=delimiter)
+    spellings = {names[i]: null_spellings[c] for i, c in enumerate(header) if c in null_spellings}
+    return Table(
+        data=data, raw=raw, path=path, encoding=encoding, delimiter=delimiter, null_spellings=spellings
+    )
 
 
 def read_frame(path: str | os.PathLike) -> pd.DataFrame:
@@ -214,6 +224,27 @@ def _has_leading_zeros(s: pd.Series) -> bool:
         return False
     z = v.str.match(r"^0\d")
     return bool(z.any()) and bool(v.str.fullmatch(r"\d+").all())
+
+
+def _space_after_delimiter(text: str, delimiter: str) -> bool:
+    """True when (nearly) every separator in the first lines is followed by a space, as in UCI's adult
+    data: then the space is part of the separator."""
+    lines = text.splitlines()[:50]
+    total = sum(line.count(delimiter) for line in lines)
+    spaced = sum(line.count(delimiter + " ") for line in lines)
+    return delimiter != " " and total > 0 and spaced >= 0.95 * total
+
+
+def _null_spellings(raw: pd.DataFrame) -> dict[str, str]:
+    """Per column, the missing-value marker it writes most when it writes one other than an empty field."""
+    out = {}
+    for c in raw.columns:
+        marks = raw[c][raw[c].isin(NA_VALUES)]
+        if not marks.empty:
+            top = marks.value_counts().index[0]
+            if top != "":
+                out[c] = str(top)
+    return out
 
 
 def _decimal_comma_columns(raw: pd.DataFrame, delimiter: str) -> list[str]:

@@ -86,6 +86,9 @@ class ColumnSpec(StrictModel):
     kind: Kind
     null_rate: float = Field(0.0, ge=0, le=1)
     nullable: bool = Field(False, description="nulls were seen in the real data")
+    null_text: str | None = Field(
+        None, description='how the real data wrote a missing value when not as an empty field ("NA", "?")'
+    )
     n_unique: int = 0
     decimals: int | None = Field(None, description="decimal places as written (numbers)")
     fixed_decimals: bool = Field(False, description="every value is written with exactly `decimals` places")
@@ -320,6 +323,8 @@ def infer_schema(
     specs = []
     for name in table.data.columns:
         spec = infer_column(name, table.data[name], table.raw[name])
+        if spec.nullable:
+            spec.null_text = table.null_spellings.get(name)
         if spec.kind == "id":
             spec.excluded, spec.exclude_reason = True, "id (unique key)"
         elif spec.n_unique == 1:
@@ -378,6 +383,8 @@ def render(df: pd.DataFrame, columns: list[ColumnSpec]) -> pd.DataFrame:
             out[spec.name] = d.dt.strftime(spec.date_format or "%Y-%m-%d").where(d.notna(), None)
         else:
             out[spec.name] = s.astype(object).where(s.notna(), None)
+        if spec.null_text is not None:
+            out[spec.name] = out[spec.name].where(out[spec.name].notna(), spec.null_text)
     return pd.DataFrame(out, index=df.index)
 
 

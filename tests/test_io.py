@@ -65,6 +65,28 @@ def test_a_file_writing_decimal_points_keeps_its_commas_as_text(tmp_path):
     assert table.data["a"].tolist() == ["1,5", "2,5"] and table.data["b"].tolist() == [2.5, 3.5]
 
 
+def test_uci_style_spaces_and_question_marks(tmp_path):
+    """UCI tables separate fields with ", " and mark missing values with "?", in number columns too."""
+    path = tmp_path / "uci.csv"
+    path.write_text("age, chol, work\n39, 212.5, State-gov\n50, ?, ?\n38, 199, Private\n")
+    table = read_table(path)
+    assert table.data["chol"].tolist()[::2] == [212.5, 199.0] and pd.isna(table.data["chol"][1])
+    assert table.data["work"].tolist()[::2] == ["State-gov", "Private"]
+    assert table.null_spellings == {"chol": "?", "work": "?"}
+
+
+def test_missing_values_are_written_back_as_the_file_spelled_them(tmp_path):
+    from seedgen.schema import coerce, infer_schema, render
+
+    path = tmp_path / "r.csv"
+    path.write_text("x,y,z\n1.5,a,\nNA,NA,2\n2.5,b,3\n")
+    table = read_table(path)
+    specs = infer_schema(table)
+    assert [c.null_text for c in specs] == ["NA", "NA", None]
+    back = render(coerce(table.data, specs), specs)
+    assert back.iloc[1].tolist() == ["NA", "NA", "2"] and back["z"].isna().tolist() == [True, False, False]
+
+
 def test_latin1_is_read_with_a_warning(tmp_path, caplog):
     path = tmp_path / "latin.csv"
     path.write_bytes("name,v\nJos\xe9,1\nRen\xe9e,2\n".encode("latin-1"))
