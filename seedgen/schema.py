@@ -54,6 +54,9 @@ DATE_FORMATS = [
     "%B %d, %Y",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d/%m/%Y %H:%M",
     "%Y%m%d",
 ]
 _BOOL_PAIRS = [
@@ -93,6 +96,9 @@ class ColumnSpec(StrictModel):
     decimals: int | None = Field(None, description="decimal places as written (numbers)")
     fixed_decimals: bool = Field(False, description="every value is written with exactly `decimals` places")
     date_format: str | None = Field(None, description="strftime format of datetime columns, e.g. %b-%Y")
+    date_unpadded: bool = Field(
+        False, description="month, day and hour written without a leading zero where they can (1/3/2020)"
+    )
     date_step: int | None = Field(
         None, description="seconds every real date is a whole multiple of (86400, 3600, 60 or 1)"
     )
@@ -265,6 +271,7 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
         return ColumnSpec(
             kind="datetime",
             date_format=fmt,
+            date_unpadded=_unpadded(raw.dropna().astype(str).str.strip(), fmt),
             date_step=_date_step(parsed),
             min=parsed.min().strftime(fmt),
             max=parsed.max().strftime(fmt),
@@ -276,6 +283,38 @@ def infer_column(name: str, data: pd.Series, raw: pd.Series) -> ColumnSpec:
     if n_unique <= limit:
         return ColumnSpec(kind="categorical", categories=_freqs(raw, data), **spec)
     return ColumnSpec(kind="text", mean_length=round(float(text.str.len().mean()), 2), llm=True, **spec)
+
+
+#: parts of a date that Excel and US exports write without a leading zero ("1/3/2020 2:05 PM")
+_PADDED_PARTS = ("%m", "%d", "%H", "%I")
+_MARK = "\x01"
+
+
+def format_dates(dates: pd.Series, fmt: str, unpadded: bool = False) -> pd.Series:
+    """Dates written with strftime format `fmt`, month/day/hour without a leading zero if `unpadded`."""
+    if not unpadded:
+        return dates.dt.strftime(fmt)
+    marked = fmt
+    for part in _PADDED_PARTS:
+        marked = marked.replace(part, _MARK + part)
+    text = dates.dt.strftime(marked)
+    return text.str.replace(_MARK + "0", "", regex=False).str.replace(_MARK, "", regex=False)
+
+
+def _unpadded(raw: pd.Series, fmt: str) -> bool:
+    """True when the real values drop the leading zero that `fmt` writes: some differ from their padded
+    spelling, and (nearly) all equal their unpadded one."""
+    if not any(p in fmt for p in _PADDED_PARTS):
+        return False
+    sample = raw.drop_duplicates().head(2000)
+    parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+    ok = parsed.notna()
+    if not ok.any():
+        return False
+    written, parsed = sample[ok], parsed[ok]
+    if (format_dates(parsed, fmt) == written).all():
+        return False
+    return bool((format_dates(parsed, fmt, unpadded=True) == written).mean() >= 0.99)
 
 
 def _date_step(dates: pd.Series) -> int | None:
@@ -380,7 +419,8 @@ def render(df: pd.DataFrame, columns: list[ColumnSpec]) -> pd.DataFrame:
             out[spec.name] = format_numbers(pd.to_numeric(s, errors="coerce"), spec)
         elif spec.kind == "datetime":
             d = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce")
-            out[spec.name] = d.dt.strftime(spec.date_format or "%Y-%m-%d").where(d.notna(), None)
+            text = format_dates(d, spec.date_format or "%Y-%m-%d", spec.date_unpadded)
+            out[spec.name] = text.where(d.notna(), None)
         else:
             out[spec.name] = s.astype(object).where(s.notna(), None)
         if spec.null_text is not None:

@@ -159,3 +159,15 @@ def test_a_column_mixing_zone_offsets_stays_text(tmp_path):
     at = [f"2021-03-{d:02d} 08:00:00+0{1 + d % 2}:00" for d in range(1, 29)]
     pd.DataFrame({"at": at}).to_csv(path, index=False)
     assert spec_by_name(infer_schema(read_table(path)))["at"].kind != "datetime"
+
+
+def test_dates_written_without_leading_zeros_are_written_back_so(tmp_path):
+    path = tmp_path / "excel.csv"
+    stamps = pd.date_range("2021-01-01 08:05", periods=300, freq="37h")
+    written = [f"{t.month}/{t.day}/{t.year} {(t.hour - 1) % 12 + 1}:{t.minute:02d} {t:%p}" for t in stamps]
+    pd.DataFrame({"at": written, "v": range(300)}).to_csv(path, index=False)
+    table = read_table(path)
+    spec = spec_by_name(infer_schema(table))["at"]
+    assert (spec.kind, spec.date_format, spec.date_unpadded) == ("datetime", "%m/%d/%Y %I:%M %p", True)
+    back = render(coerce(table.data, [spec]), [spec])["at"]
+    assert back.tolist() == written
