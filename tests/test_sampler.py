@@ -168,6 +168,30 @@ def test_long_keys_and_full_precision_floats_are_drawn_as_written(tmp_path):
     assert read_table(path).data["key"].dtype.kind == "i"
 
 
+def test_a_date_a_few_days_after_another_keeps_its_real_gaps(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 1500
+    ordered = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    gap = rng.choice([1, 2, 3, 5], n, p=[0.4, 0.3, 0.2, 0.1])
+    path = tmp_path / "orders.csv"
+    pd.DataFrame(
+        {
+            "ordered": ordered.strftime("%Y-%m-%d"),
+            "shipped": (ordered + pd.to_timedelta(gap, unit="D")).strftime("%Y-%m-%d"),
+            "amount": rng.lognormal(3, 1, n).round(2),
+        }
+    ).to_csv(path, index=False)
+    from seedgen.profiling import profile
+
+    seeds = profile(path, clusters=2, seed=0, quiet=True)
+    out = sample_rows(seeds, 3000, seed=5)
+    drawn = (out["shipped"] - out["ordered"]).dt.days.value_counts(normalize=True)
+    assert set(drawn.index) <= {1, 2, 3, 5}  # no gap the real orders never had
+    for days, share in {1: 0.4, 2: 0.3, 3: 0.2, 5: 0.1}.items():
+        assert abs(drawn.get(days, 0) - share) < 0.04
+    assert out["ordered"].nunique() > 500  # the dates themselves are drawn, not a handful repeated
+
+
 def test_category_sets_and_frequencies(fitted):
     seeds, typed, out = fitted
     assert set(out["sub_grade"].unique()) <= set(typed["sub_grade"].unique())

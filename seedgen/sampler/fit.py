@@ -25,7 +25,7 @@ from seedgen.sampler.leaves import (
     grain_levels,
     numeric_leaves,
 )
-from seedgen.sampler.model import TARGET_TEMPERATURE, SamplerModel, SamplerStep
+from seedgen.sampler.model import TARGET_TEMPERATURE, BoostedMean, SamplerModel, SamplerStep
 from seedgen.sampler.plan import Derivation, make_plan
 from seedgen.sampler.select import MAX_PREDICTORS, select_predictors
 from seedgen.sampler.trees import category_encoding, fit_tree, to_arrays
@@ -63,6 +63,9 @@ SMALL_TABLE_LEAF = 20
 BOOST_MAX_CLASSES = 20
 #: a numeric target whose values are mostly point masses (shared by many rows) keeps its leaf draws
 POINT_MASS_SHARE = 0.5
+#: a date is drawn as an earlier date plus an offset when the offset's interquartile range is under this
+#: share of the date's own (a ship date a few days after the order date)
+OFFSET_SPREAD = 0.1
 _NUMERIC = ("numeric", "integer", "datetime")
 _DISCRETE = ("categorical", "boolean", "text")
 
@@ -216,6 +219,11 @@ def fit_sampler(
             target = y
         else:
             values = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
+            anchor = _offset_anchor(values, preds, specs, X, fidx) if spec.kind == "datetime" else None
+            if anchor is not None:
+                # the leaves (and the splits placing them) describe the offset, not the column
+                base = X[:, fidx[anchor[0]]]
+                values = values - np.where(np.isnan(base), anchor[1], base)
             nn = ~np.isnan(values)
             rank = np.full(n, 0.5)
             if nn.any():
@@ -284,6 +292,18 @@ def fit_sampler(
             step.grains = grains
             frequent = frequent_values(values, point_min)
             step.numeric = numeric_leaves(values, leaf, len(leaf_of), frequent, grains)
+            if anchor is not None:
+                real = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
+                step.boost_mean = BoostedMean(
+                    init=0.0,
+                    linear_features=[fidx[anchor[0]]],
+                    linear_coef=[1.0],
+                    linear_fill=[anchor[1]],
+                    trees=[],
+                    values=[],
+                    low=float(np.nanmin(real)),
+                    high=float(np.nanmax(real)),
+                )
             if spec.target and spec.kind != "datetime":
                 _boost_number(step, xl, values, leaf, len(leaf_of), frequent, boosting, temperature)
         steps[name] = step
@@ -337,6 +357,44 @@ def _boost_number(step, xl, values, leaf, n_leaves, frequent, boosting: dict, te
     # The leaves hold residuals: no point masses or rounding grains (those apply to the drawn value).
     step.grains = []
     step.numeric = numeric_leaves(values - mean, leaf, n_leaves, np.zeros(0), [])
+
+
+def _offset_anchor(values, preds: list[str], specs, X, fidx) -> tuple[str, float] | None:
+    """The earlier date this date column is drawn as an offset from, and the day standing in for its nulls.
+
+    Leaves of ≥ min_leaf rows give a column's range given its predictors, which for a date shipped 1–5
+    days after the order date is far wider than the real gap (drawn gaps were 0–14 days). Drawn as the
+    order date plus a gap from the leaves, the gap keeps its real distribution, point masses included.
+    Only for a strong relation: the gap's interquartile range under OFFSET_SPREAD of the date's own.
+
+    Numbers are left to their trees: on the loans, an amount drawn as another plus an offset was easier
+    to detect (detection AUC 0.535 → 0.549 over 9 draws), as residuals of rows with different amounts mix.
+    """
+    own = _iqr(values)
+    if own is None or own == 0:
+        return None
+    best, best_ratio = None, OFFSET_SPREAD
+    for p in preds:
+        if p not in fidx or specs.get(p) is None or specs[p].kind != "datetime":
+            continue
+        base = X[:, fidx[p]]
+        both = ~np.isnan(values) & ~np.isnan(base)
+        if both.sum() < 0.9 * (~np.isnan(values)).sum() or both.sum() < 50:
+            continue
+        spread = _iqr(values[both] - base[both])
+        if spread is not None and spread / own < best_ratio:
+            best, best_ratio = p, spread / own
+    if best is None:
+        return None
+    return best, float(np.nanmedian(X[:, fidx[best]]))
+
+
+def _iqr(v: np.ndarray) -> float | None:
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return None
+    q1, q3 = np.percentile(v, [25, 75])
+    return float(q3 - q1)
 
 
 def _reaches_zero(values: pd.Series) -> bool:

@@ -98,7 +98,10 @@ class BoostedMean(StrictModel):
     """Boosted mean of a numeric `--target` column: init + a linear term in the numeric features (when it
     predicts held-out rows) + Σ values[t][leaf] over the trees (see `seedgen.sampler.boost`); a drawn value
     adds a residual from its leaf of the column's tree. Each leaf value is a statistic of at least
-    `min_leaf` real rows; the linear term is a fit over all of them."""
+    `min_leaf` real rows; the linear term is a fit over all of them.
+
+    A date drawn as an earlier date plus a gap uses the same form with no trees: the linear term is that
+    date with coefficient 1, and its leaves hold the gaps (see `seedgen.sampler.fit._offset_anchor`)."""
 
     init: float
     linear_features: list[int] = Field(
