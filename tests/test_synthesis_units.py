@@ -178,6 +178,8 @@ def test_objects_keyed_by_column_are_accepted():
         ([None, "A", 200, 1, "Mar-2018", "Yes"], "is empty"),
         (["...", "A", 200, 1, "Mar-2018", "Yes"], "placeholder"),
         (["1,699.54", "A", 200, 1, "Mar-2018", "Yes"], "only digits"),
+        (["2022-13-29T18:45:56Z", "A", 200, 1, "Mar-2018", "Yes"], "is a date, not text"),
+        (["3/1/2020 10:15 am", "A", 200, 1, "Mar-2018", "Yes"], "is a date, not text"),
         (["Amount", "A", 200, 1, "Mar-2018", "Yes"], "repeats a column name"),
         (['"]} Here is the JSON', "A", 200, 1, "Mar-2018", "Yes"], "looks like JSON or code"),
         (["x" * 200, "A", 200, 1, "Mar-2018", "Yes"], "longer than"),

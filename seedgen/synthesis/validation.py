@@ -25,6 +25,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 #: brackets, braces and backticks: a small model's answer spilling JSON or code into a text value
 _MARKUP = re.compile(r"[{}\[\]`]")
 _NOT_ALNUM = re.compile(r"[\W_]+")
+#: a date or timestamp (2022-13-29T18:45:56Z, 3/1/2020 10:15): a small model spilling a date column's
+#: value into free text; a column whose real values were dates would have been profiled as dates
+_DATE_LIKE = re.compile(
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC|[AP]M|[+-]\d{2}:?\d{2})?",
+    re.IGNORECASE,
+)
 
 
 class Invalid(ValueError):
@@ -127,6 +133,8 @@ class ColumnValidator:
         text = " ".join(_CONTROL.sub(" ", _written(value)).split())
         if not any(ch.isalpha() for ch in text):
             raise Invalid(f"{self.spec.name!r}: {text[:20]!r} is blank, a placeholder or only digits")
+        if self.spec.kind == "text" and _DATE_LIKE.fullmatch(text):
+            raise Invalid(f"{self.spec.name!r}: {text[:30]!r} is a date, not text")
         if self.spec.kind == "text" and _MARKUP.search(text):
             raise Invalid(f"{self.spec.name!r}: {text[:30]!r} looks like JSON or code, not a value")
         if self.spec.kind == "text" and _echo_key(text) in self.echoes:
