@@ -117,6 +117,7 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
             raise UserInputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from e
         data.columns = _dedupe_columns(list(data.columns), path)
         _check_not_empty(data, path)
+        data = wall_clock_dates(data)
         raw = (
             data.head(sample_rows).astype("string").astype(object).where(data.head(sample_rows).notna(), None)
         )
@@ -264,6 +265,19 @@ def _decimal_comma_columns(raw: pd.DataFrame, delimiter: str) -> list[str]:
         if v.str.fullmatch(r"-?\d*,\d+|-?\d+").all() and v.str.contains(",", regex=False).any():
             found.append(c)
     return found
+
+
+def wall_clock_dates(df: pd.DataFrame) -> pd.DataFrame:
+    """Zone-aware date columns (Parquet, DataFrames) as the wall-clock times they show, without the zone:
+    seedgen compares, draws and writes dates as plain times, as a CSV writes them."""
+    zoned = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
+    if not zoned:
+        return df
+    df = df.copy()
+    for c in zoned:
+        df[c] = df[c].dt.tz_localize(None)
+    log.info("dates of %s read as wall-clock times without their zone", ", ".join(map(str, zoned)))
+    return df
 
 
 def _check_not_empty(data: pd.DataFrame, path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,3 +132,29 @@ def test_bad_files(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(UserInputError, match="no such file"):
         read_table(tmp_path / "nope.csv")
+
+
+def test_zone_aware_parquet_dates_run_through_profile_synthesize_and_filter(tmp_path):
+    """A Parquet timestamp with a zone is read as the wall-clock time it shows (the filter's range rule
+    once failed comparing zoned and plain times)."""
+    from click.testing import CliRunner
+
+    from seedgen.cli import main
+
+    n = 300
+    at = pd.date_range("2021-01-01", periods=n, freq="h", tz="Europe/Paris")
+    path = tmp_path / "events.parquet"
+    pd.DataFrame({"at": at, "v": np.arange(n) % 7, "c": ["a", "b", "c"] * 100}).to_parquet(path)
+    data = read_table(path).data
+    assert data["at"].dt.tz is None and data["at"].iloc[0] == pd.Timestamp("2021-01-01 00:00")
+    run = CliRunner().invoke
+    seeds, raw, out = tmp_path / "s.json", tmp_path / "raw.parquet", tmp_path / "ok.parquet"
+    for args in (
+        ["profile", str(path), "-o", str(seeds), "-q"],
+        ["synthesize", str(seeds), "-n", "60", "-o", str(raw), "--mode", "sampler", "-q"],
+        ["filter", str(raw), "--seeds", str(seeds), "-o", str(out), "-q"],
+    ):
+        result = run(main, args)
+        assert result.exit_code == 0, result.output
+    accepted = pd.to_datetime(pd.read_parquet(out)["at"])
+    assert len(accepted) > 50 and accepted.between(data["at"].min(), data["at"].max()).all()
