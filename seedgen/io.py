@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seedgen.errors import UserInputError
@@ -117,7 +118,7 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
             raise UserInputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from e
         data.columns = _dedupe_columns(list(data.columns), path)
         _check_not_empty(data, path)
-        data = wall_clock_dates(data)
+        data = plain_values(data)
         raw = (
             data.head(sample_rows).astype("string").astype(object).where(data.head(sample_rows).notna(), None)
         )
@@ -187,6 +188,7 @@ def read_table(path: str | os.PathLike, *, sample_rows: int = SAMPLE_ROWS) -> Ta
     data.columns = names
     raw.columns = names
     _check_not_empty(data, path)
+    data = plain_values(data)
     spellings = {names[i]: null_spellings[c] for i, c in enumerate(header) if c in null_spellings}
     return Table(
         data=data, raw=raw, path=path, encoding=encoding, delimiter=delimiter, null_spellings=spellings
@@ -267,16 +269,27 @@ def _decimal_comma_columns(raw: pd.DataFrame, delimiter: str) -> list[str]:
     return found
 
 
-def wall_clock_dates(df: pd.DataFrame) -> pd.DataFrame:
-    """Zone-aware date columns (Parquet, DataFrames) as the wall-clock times they show, without the zone:
-    seedgen compares, draws and writes dates as plain times, as a CSV writes them."""
+def plain_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Values seedgen can model: zone-aware dates (Parquet, DataFrames) as the wall-clock times they show,
+    without the zone (dates are compared, drawn and written as plain times, as a CSV writes them); and
+    infinite numbers ("inf" in a CSV, a division by zero upstream) as missing, with a warning."""
     zoned = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
-    if not zoned:
+    infinite = {}
+    for c in df.columns:
+        if pd.api.types.is_float_dtype(df[c]):
+            k = int(np.isinf(df[c].to_numpy(dtype=float, na_value=np.nan)).sum())
+            if k:
+                infinite[c] = k
+    if not zoned and not infinite:
         return df
     df = df.copy()
     for c in zoned:
         df[c] = df[c].dt.tz_localize(None)
-    log.info("dates of %s read as wall-clock times without their zone", ", ".join(map(str, zoned)))
+    if zoned:
+        log.info("dates of %s read as wall-clock times without their zone", ", ".join(map(str, zoned)))
+    for c, k in infinite.items():
+        df[c] = df[c].where(~np.isinf(df[c].to_numpy(dtype=float, na_value=np.nan)))
+        log.warning("column %r: %d infinite value(s) read as missing", c, k)
     return df
 
 

@@ -88,6 +88,16 @@ def test_missing_values_are_written_back_as_the_file_spelled_them(tmp_path):
     assert back.iloc[1].tolist() == ["NA", "NA", "2"] and back["z"].isna().tolist() == [True, False, False]
 
 
+def test_infinite_numbers_are_read_as_missing_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "inf.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\r\n1.5,inf\r\n2.5,-inf\r\n3.5,4\r\n")
+    with caplog.at_level(logging.WARNING, logger="seedgen"):
+        table = read_table(path)
+    assert list(table.data.columns) == ["a", "b"]  # the byte-order mark is not part of the name
+    assert table.data["b"].isna().tolist() == [True, True, False]
+    assert "2 infinite value(s) read as missing" in caplog.text
+
+
 def test_latin1_is_read_with_a_warning(tmp_path, caplog):
     path = tmp_path / "latin.csv"
     path.write_bytes("name,v\nJos\xe9,1\nRen\xe9e,2\n".encode("latin-1"))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seedgen.errors import UserInputError
-from seedgen.io import SAMPLE_ROWS, Table, read_table, wall_clock_dates
+from seedgen.io import SAMPLE_ROWS, Table, plain_values, read_table
 from seedgen.schema import ColumnSpec, coerce, infer_schema
 
 log = logging.getLogger("seedgen")
@@ -72,7 +72,7 @@ def _as_table(data, role: str, raw: bool = False) -> tuple[Table, str]:
     if isinstance(data, pd.DataFrame):
         if data.shape[1] == 0 or len(data) == 0:
             raise UserInputError(f"the {role} table is empty", fix="give a table with rows and columns")
-        df = wall_clock_dates(data.reset_index(drop=True))
+        df = plain_values(data.reset_index(drop=True))
         raw = _distinct_as_text(df.head(SAMPLE_ROWS)) if raw else df.head(0).astype(str)
         return Table(data=df, raw=raw, path=f"<{role} DataFrame>"), f"<{role} DataFrame>"
     if isinstance(data, (str, os.PathLike)):

@@ -54,9 +54,9 @@ def _seeds(seeds) -> SeedFile:
 
 def _typed(df: pd.DataFrame, seeds: SeedFile) -> pd.DataFrame:
     """The canonical typed frame; columns already typed (float numbers, datetime64 dates) are kept as is."""
-    from seedgen.io import wall_clock_dates
+    from seedgen.io import plain_values
 
-    df = wall_clock_dates(df)
+    df = plain_values(df)
     redo = []
     for spec in seeds.columns:
         if spec.name not in df.columns:

@@ -21,7 +21,7 @@ import pandas as pd
 
 import seedgen
 from seedgen.errors import UserInputError
-from seedgen.io import SAMPLE_ROWS, Table, read_table, wall_clock_dates
+from seedgen.io import SAMPLE_ROWS, Table, plain_values, read_table
 from seedgen.profiling.clustering import cluster_rows, parse_clusters
 from seedgen.profiling.constraints import discover
 from seedgen.profiling.instructions import datetime_ranges, render_instructions
@@ -51,7 +51,7 @@ def _table_from_frame(df: pd.DataFrame) -> Table:
     if df.columns.duplicated().any():
         dup = df.columns[df.columns.duplicated()][0]
         raise UserInputError(f"the DataFrame has duplicate column {dup!r}", fix="rename the columns")
-    df = wall_clock_dates(df.copy())
+    df = plain_values(df.copy())
     df.columns = [str(c) for c in df.columns]
     head = df.head(SAMPLE_ROWS)
     raw = head.astype(str).astype(object).where(head.notna(), None)
