@@ -319,9 +319,9 @@ def _unpadded(raw: pd.Series, fmt: str) -> bool:
 
 def _date_step(dates: pd.Series) -> int | None:
     """The coarsest of a day, an hour, a minute and a second that every date is a whole multiple of:
-    timestamps taken on the hour stay on the hour when drawn (a detector sees stray seconds at once)."""
-    ns = pd.to_datetime(dates).dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
-    ticks = ns.to_numpy(dtype="datetime64[ns]").astype("int64")
+    timestamps taken on the hour stay on the hour when drawn (a detector sees stray seconds at once).
+    Dates arrive without a zone (`seedgen.io.plain_values`)."""
+    ticks = dates.to_numpy(dtype="datetime64[ns]").astype("int64")
     for step in (86_400, 3_600, 60, 1):
         if len(ticks) and not (ticks % (step * 1_000_000_000)).any():
             return step

@@ -218,7 +218,7 @@ def fit_sampler(
                 y = np.where(y == k, SPLIT_CLASSES + 1, np.minimum(y, SPLIT_CLASSES))
             target = y
         else:
-            values = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
+            values = real = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
             anchor = _offset_anchor(values, preds, specs, X, fidx) if spec.kind == "datetime" else None
             if anchor is not None:
                 # the leaves (and the splits placing them) describe the offset, not the column
@@ -293,7 +293,6 @@ def fit_sampler(
             frequent = frequent_values(values, point_min)
             step.numeric = numeric_leaves(values, leaf, len(leaf_of), frequent, grains)
             if anchor is not None:
-                real = X[:, fidx[name]] if name in fidx else to_float(data[name], spec.kind)
                 step.boost_mean = BoostedMean(
                     init=0.0,
                     linear_features=[fidx[anchor[0]]],
@@ -375,7 +374,7 @@ def _offset_anchor(values, preds: list[str], specs, X, fidx) -> tuple[str, float
         return None
     best, best_ratio = None, OFFSET_SPREAD
     for p in preds:
-        if p not in fidx or specs.get(p) is None or specs[p].kind != "datetime":
+        if p not in specs or specs[p].kind != "datetime":  # the cluster feature is not a column
             continue
         base = X[:, fidx[p]]
         both = ~np.isnan(values) & ~np.isnan(base)
